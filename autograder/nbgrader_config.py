@@ -1,0 +1,36 @@
+"""nbgrader configuration for the course. Run nbgrader from this folder (the Makefile does).
+
+The course root is the repository: nbgrader reads the source notebooks from ``solutions/``,
+writes the student versions to ``lessons/``, and keeps every runtime folder (submitted/,
+autograded/, feedback/, gradebook.db) here in ``autograder/``, where git ignores them.
+Setting the environment variable ``RNNCOURSE_ROOT`` points it at another copy of the course
+(the tests grade in a temporary copy so they never touch your gradebook).
+"""
+
+import os
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+root = os.environ.get("RNNCOURSE_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+here = os.path.join(root, "autograder")
+
+c.CourseDirectory.course_id = "rnn-course"
+c.CourseDirectory.root = root
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "lessons"
+c.CourseDirectory.submitted_directory = os.path.join("autograder", "submitted")
+c.CourseDirectory.autograded_directory = os.path.join("autograder", "autograded")
+c.CourseDirectory.feedback_directory = os.path.join("autograder", "feedback")
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# What the learner sees in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Grading: one cell may run at most 60 s. A cell that errors does not stop the others (nbgrader always continues).
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+
+# Student notebooks are always graded against the test cells stored in the gradebook.
+c.OverwriteCells.enabled = True
