@@ -28,8 +28,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Grading: one cell may run at most 60 s. A cell that errors does not stop the others (nbgrader always continues).
-c.Execute.timeout = 60
+# Grading: one cell may run at most 60 s (RNNCOURSE_CELL_TIMEOUT overrides it); a cell that
+# errors or times out does not stop the others.
+c.Execute.timeout = int(os.environ.get("RNNCOURSE_CELL_TIMEOUT", "60"))
 c.Execute.interrupt_on_timeout = True
 
 # Student notebooks are always graded against the test cells stored in the gradebook.

@@ -1,0 +1,82 @@
+"""Shared fixtures: a temporary copy of the course, released and graded with real nbgrader.
+
+Grading happens in a copy (``RNNCOURSE_ROOT``) so the tests never touch the instructor's
+gradebook or submissions. The copy is graded once per test session: every lesson's solution
+notebook as student ``solution`` and every released lesson as student ``blank``.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+os.environ["PATH"] = str(BIN) + os.pathsep + os.environ.get("PATH", "")   # alembic, jupyter
+
+
+def lesson_ids() -> list[str]:
+    return sorted(p.parent.name for p in (REPO / "solutions").glob("*/*.ipynb")
+                  if p.stem == p.parent.name)
+
+
+def load_nb(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def make_course_copy(dest: Path) -> Path:
+    """Copy what grading needs (solutions, lessons, autograder tools) into ``dest``."""
+    shutil.copytree(REPO / "solutions", dest / "solutions",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (dest / "autograder").mkdir(parents=True)
+    for name in ("nbgrader_config.py", "course.py"):
+        shutil.copy(REPO / "autograder" / name, dest / "autograder" / name)
+    return dest
+
+
+def run_course(root: Path, *args: str, env_extra: dict | None = None,
+               timeout: float = 1200) -> subprocess.CompletedProcess:
+    env = dict(os.environ, RNNCOURSE_ROOT=str(root), **(env_extra or {}))
+    proc = subprocess.run([sys.executable, str(root / "autograder" / "course.py"), *args],
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"course.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def submit(root: Path, student: str, lesson: str, notebook: Path) -> Path:
+    folder = root / "autograder" / "submitted" / student / lesson
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{lesson}.ipynb"
+    shutil.copy(notebook, target)
+    return target
+
+
+def gradebook_rows(root: Path) -> dict:
+    """``{(student, lesson): {grade_id: (score, max_score)}}`` read from the copy's gradebook."""
+    from nbgrader.api import Gradebook
+    rows = {}
+    with Gradebook("sqlite:///" + str(root / "autograder" / "gradebook.db")) as gb:
+        for assignment in gb.assignments:
+            for sub in assignment.submissions:
+                for nb in sub.notebooks:
+                    rows[(sub.student_id, assignment.name)] = {
+                        g.name: (g.score, g.max_score, g.auto_score, g.cell_type)
+                        for g in nb.grades}
+    return rows
+
+
+@pytest.fixture(scope="session")
+def graded_course(tmp_path_factory):
+    """The course copy after `release` and `grade` of every solution and every blank lesson."""
+    root = make_course_copy(tmp_path_factory.mktemp("course"))
+    run_course(root, "release")
+    for lesson in lesson_ids():
+        submit(root, "solution", lesson, REPO / "solutions" / lesson / f"{lesson}.ipynb")
+        submit(root, "blank", lesson, root / "lessons" / lesson / f"{lesson}.ipynb")
+    proc = run_course(root, "grade")
+    print(proc.stdout)
+    return root, gradebook_rows(root), proc.stdout

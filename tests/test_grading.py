@@ -1,0 +1,100 @@
+"""The grading pipeline, end to end through real `nbgrader generate_assignment` and `autograde`."""
+
+import json
+
+import pytest
+
+from conftest import REPO, lesson_ids, load_nb, run_course, submit
+
+LESSONS = lesson_ids()
+
+
+def test_there_are_lessons():
+    assert LESSONS, "no solutions/<id>/<id>.ipynb found"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lessons_are_in_sync_with_solutions(graded_course, lesson):
+    """lessons/ is exactly what a fresh `nbgrader generate_assignment` makes of solutions/."""
+    root, _, _ = graded_course
+    fresh = load_nb(root / "lessons" / lesson / f"{lesson}.ipynb")
+    committed_path = REPO / "lessons" / lesson / f"{lesson}.ipynb"
+    assert committed_path.exists(), f"{committed_path} is missing: run `make release`"
+    committed = load_nb(committed_path)
+    assert len(fresh["cells"]) == len(committed["cells"]), \
+        f"lessons/{lesson} has drifted from solutions/{lesson}: run `make release`"
+    for i, (a, b) in enumerate(zip(fresh["cells"], committed["cells"])):
+        assert a == b, (f"cell {i} of lessons/{lesson} differs from a fresh release of "
+                        f"solutions/{lesson}: run `make release` and commit lessons/")
+    assert fresh == committed, f"lessons/{lesson} metadata drifted: run `make release`"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solution_gets_full_autograded_marks(graded_course, lesson):
+    root, rows, log = graded_course
+    grades = rows.get(("solution", lesson))
+    assert grades, f"the solution of {lesson} was not graded:\n{log}"
+    code = {gid: g for gid, g in grades.items() if g[3] == "code"}
+    assert code, f"{lesson} has no autograded test cell"
+    lost = {gid: f"{g[2]}/{g[1]}" for gid, g in code.items() if g[2] != g[1]}
+    assert not lost, f"the solution of {lesson} loses points in {lost}; autograde log:\n{log}"
+    assert any(g[3] == "markdown" for g in grades.values()), \
+        f"{lesson} has no manually graded written answer"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_blank_lesson_gets_zero(graded_course, lesson):
+    root, rows, log = graded_course
+    grades = rows.get(("blank", lesson))
+    assert grades, f"the blank lesson {lesson} was not graded:\n{log}"
+    scored = {gid: g[2] for gid, g in grades.items() if g[3] == "code" and g[2]}
+    assert not scored, (f"test cells of the blank lesson {lesson} give points: {scored}; "
+                        f"each test cell needs a visible assert that fails without a solution")
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solution_runs_without_error_or_stderr(graded_course, lesson):
+    """The autograded solution notebook (executed in grading mode) shows no error, no stderr."""
+    root, _, _ = graded_course
+    nb = load_nb(root / "autograder" / "autograded" / "solution" / lesson / f"{lesson}.ipynb")
+    problems = []
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                problems.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+            elif out.get("name") == "stderr":
+                problems.append(f"cell {i} wrote to stderr: {''.join(out.get('text', ''))[:300]}")
+    assert not problems, f"solutions/{lesson} in grading mode:\n" + "\n".join(problems)
+
+
+def test_grade_report_lists_every_submission(graded_course):
+    _, _, log = graded_course
+    for lesson in LESSONS:
+        assert f"== {lesson}" in log
+    assert log.count("solution ") >= len(LESSONS) and log.count("blank ") >= len(LESSONS)
+
+
+def test_export_writes_one_row_per_submission(graded_course, tmp_path):
+    root, rows, _ = graded_course
+    csv_path = tmp_path / "grades.csv"
+    run_course(root, "export", "--to", str(csv_path))
+    lines = csv_path.read_text().strip().splitlines()
+    assert lines[0].startswith("assignment,")
+    assert len(lines) - 1 == len(rows) == 2 * len(LESSONS)
+    header = lines[0].split(",")
+    for line in lines[1:]:
+        row = dict(zip(header, line.split(",")))
+        key = (row["student_id"], row["assignment"])
+        code_max = sum(g[1] for g in rows[key].values() if g[3] == "code")
+        expected = code_max if row["student_id"] == "solution" else 0.0
+        assert float(row["score"]) == expected, f"{key}: CSV score {row['score']}, expected {expected}"
+
+
+def test_feedback_is_generated_without_hidden_markers(graded_course):
+    root, _, _ = graded_course
+    run_course(root, "feedback")
+    for lesson in LESSONS:
+        html = root / "autograder" / "feedback" / "blank" / lesson / f"{lesson}.html"
+        assert html.exists(), f"no feedback for blank/{lesson}"
+        text = html.read_text()
+        assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text

@@ -1,0 +1,92 @@
+"""Static checks of the repository: pins, notebooks without outputs, lessons without answers."""
+
+import re
+
+import pytest
+
+from conftest import REPO, lesson_ids, load_nb
+
+NOTEBOOKS = sorted(p for top in ("solutions", "lessons") for p in (REPO / top).glob("*/*.ipynb"))
+
+
+def _pins_from_requirements() -> dict:
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"requirements.txt: {line!r} is not pinned with =="
+            pins[name.lower()] = version
+    return pins
+
+
+def _pins_from_environment() -> dict:
+    pins = {}
+    for line in (REPO / "environment.yml").read_text().splitlines():
+        m = re.match(r"\s*-\s*([A-Za-z0-9_.\-]+)\s*(==|=)\s*([0-9][^\s#]*)", line)
+        if m and m.group(1) != "python":
+            pins[m.group(1).lower()] = m.group(3)
+    return pins
+
+
+def test_environment_yml_matches_requirements():
+    req, env = _pins_from_requirements(), _pins_from_environment()
+    assert req["torch"] == "2.13.0" and req["nbgrader"] == "0.9.6"
+    assert env == req, ("environment.yml and requirements.txt pin different packages: "
+                        f"only in requirements {sorted(set(req) - set(env))}, "
+                        f"only in environment.yml {sorted(set(env) - set(req))}, "
+                        f"different {sorted(k for k in set(req) & set(env) if req[k] != env[k])}")
+
+
+def test_every_solution_has_a_lesson_and_back():
+    sol = set(lesson_ids())
+    les = {p.parent.name for p in (REPO / "lessons").glob("*/*.ipynb")}
+    assert sol == les, f"solutions without lessons {sorted(sol - les)}, lessons without solutions {sorted(les - sol)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
+def test_notebooks_are_stored_without_outputs(path):
+    nb = load_nb(path)
+    dirty = [i for i, c in enumerate(nb["cells"])
+             if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.relative_to(REPO)} has outputs in cells {dirty}: clear them before committing"
+
+
+@pytest.mark.parametrize("lesson", lesson_ids())
+def test_lessons_hold_no_solution_and_no_hidden_test(lesson):
+    sol = load_nb(REPO / "solutions" / lesson / f"{lesson}.ipynb")
+    les = load_nb(REPO / "lessons" / lesson / f"{lesson}.ipynb")
+    text = "\n".join("".join(c["source"]) for c in les["cells"])
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"lessons/{lesson} contains '{marker}': run `make release`"
+    # No line of a solution body or hidden test survives into the lesson.
+    secret = []
+    for cell in sol["cells"]:
+        src = "".join(cell["source"])
+        for block in re.findall(r"### BEGIN (?:SOLUTION|HIDDEN TESTS)\n(.*?)### END", src, re.S):
+            secret += [l.strip() for l in block.splitlines() if len(l.strip()) > 25]
+    leaked = [l for l in secret if l in text]
+    assert not leaked, f"lessons/{lesson} contains solution or hidden-test lines: {leaked[:3]}"
+    graded = [c for c in les["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+    assert graded, f"lessons/{lesson} has no answer cell"
+
+
+@pytest.mark.parametrize("lesson", lesson_ids())
+def test_every_answer_cell_is_followed_by_a_test_cell_with_a_visible_assert(lesson):
+    sol = load_nb(REPO / "solutions" / lesson / f"{lesson}.ipynb")
+    cells = sol["cells"]
+    for i, cell in enumerate(cells):
+        meta = cell["metadata"].get("nbgrader", {})
+        if not (meta.get("solution") and cell["cell_type"] == "code"):
+            continue
+        following = [c for c in cells[i + 1:]
+                     if c["metadata"].get("nbgrader", {}).get("grade") and c["cell_type"] == "code"]
+        assert following, f"{lesson}: answer cell {meta['grade_id']} has no test cell after it"
+    for cell in cells:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade") and cell["cell_type"] == "code":
+            src = "".join(cell["source"])
+            visible = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", src, flags=re.S)
+            assert meta.get("points", 0) > 0, f"{lesson}: test cell {meta['grade_id']} has no points"
+            assert re.search(r"\bassert\b|check_\w+\(", visible), \
+                f"{lesson}: test cell {meta['grade_id']} has no visible assert"
