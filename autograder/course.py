@@ -18,17 +18,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sandbox  # noqa: E402  (autograder/sandbox.py)
 
 HERE = Path(__file__).resolve().parent
 ROOT = Path(os.environ.get("RNNCOURSE_ROOT") or HERE.parent).resolve()
 AUTOGRADER = ROOT / "autograder"
 SUBMITTED = AUTOGRADER / "submitted"
 AUTOGRADED = AUTOGRADER / "autograded"
-DB_URL = "sqlite:///" + str(AUTOGRADER / "gradebook.db")
+DB_URL = "sqlite:///" + str(AUTOGRADER / "gradebook.db") + "?timeout=120"
 
 # nbgrader's Gradebook runs `alembic` by name: put this Python's bin folder first on PATH.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
@@ -50,11 +55,12 @@ def _env() -> dict:
     return env
 
 
-def nbgrader(*args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+def nbgrader(*args: str, timeout: float | None = None,
+             env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``nbgrader <args>`` from the autograder folder, capturing its log."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    return subprocess.run(cmd, cwd=AUTOGRADER, env=_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(cmd, cwd=AUTOGRADER, env={**_env(), **(env or {})},
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def _check(proc: subprocess.CompletedProcess, what: str) -> None:
@@ -111,50 +117,111 @@ def submissions(lesson: str | None = None, student: str | None = None) -> list[t
     return found
 
 
+_ERROR_FLAGS = {
+    "CellTimeoutError": "timeout",
+    "DeadKernelError": "crash",
+    "DeadKernel": "crash",
+    "MemoryError": "out of memory",
+    "_ArrayMemoryError": "out of memory",
+    "OutOfMemoryError": "out of memory",
+    "TamperingDetected": "tampering",
+    "NotRun": "not run",
+}
+
+
+def _cells_by_id(nb: dict) -> dict:
+    return {c["metadata"]["nbgrader"]["grade_id"]: c for c in nb["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+
+
+def _modified_cells(student: str, lesson: str) -> bool:
+    """True when the submission changed or deleted a locked cell of the released lesson."""
+    released = ROOT / "lessons" / lesson / f"{lesson}.ipynb"
+    submitted = SUBMITTED / student / lesson / f"{lesson}.ipynb"
+    try:
+        theirs = _cells_by_id(json.loads(submitted.read_text()))
+        ours = _cells_by_id(json.loads(released.read_text()))
+    except (OSError, ValueError, KeyError):
+        return True
+    for gid, cell in ours.items():
+        meta = cell["metadata"]["nbgrader"]
+        if meta.get("locked") and not meta.get("solution"):
+            other = theirs.get(gid)
+            if other is None or "".join(other["source"]) != "".join(cell["source"]):
+                return True
+    return False
+
+
 def _flags(student: str, lesson: str) -> list[str]:
-    """What the executed notebook shows: timeouts, a dead kernel, errors in test cells."""
+    """What the executed notebook shows: timeouts, a dead kernel, tampering, edited tests."""
     nb_path = AUTOGRADED / student / lesson / f"{lesson}.ipynb"
     if not nb_path.exists():
         return ["not graded"]
     flags = set()
     for cell in json.loads(nb_path.read_text())["cells"]:
         for out in cell.get("outputs", []):
-            if out.get("output_type") != "error":
-                continue
-            if out.get("ename") == "CellTimeoutError":
-                flags.add("timeout")
-            elif out.get("ename") in ("DeadKernelError", "DeadKernel"):
-                flags.add("crash")
+            if out.get("output_type") == "error" and out.get("ename") in _ERROR_FLAGS:
+                flags.add(_ERROR_FLAGS[out["ename"]])
+    if _modified_cells(student, lesson):
+        flags.add("modified cells")
     return sorted(flags)
 
 
-def grade_one(student: str, lesson: str) -> tuple[bool, str]:
-    """Autograde one submission; return (ok, a log line)."""
+def grade_one(student: str, lesson: str, threads: int | None = None,
+              sandboxed: bool = True) -> tuple[bool, str]:
+    """Autograde one submission (in the sandbox when ``sandboxed``); return (ok, a log line)."""
+    extra_env, extra_args, scratch = {}, [], None
+    if sandboxed:
+        scratch, extra_env, extra_args = sandbox.prepare(ROOT, AUTOGRADED / student / lesson)
+    if threads:
+        extra_env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     start = time.monotonic()
     try:
         proc = nbgrader("autograde", lesson, "--student", student, "--force",
-                        "--log-level=WARN", timeout=SUBMISSION_TIMEOUT)
+                        "--log-level=WARN", *extra_args, timeout=SUBMISSION_TIMEOUT,
+                        env=extra_env)
     except subprocess.TimeoutExpired:
         return False, (f"{student}/{lesson}: grading stopped after {SUBMISSION_TIMEOUT} s "
                        f"(the notebook never finished); scored 0 for what did not run")
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     took = time.monotonic() - start
     log = (proc.stdout + proc.stderr).strip()
+    flags = _flags(student, lesson) + ([] if sandboxed else ["unsandboxed"])
+    note = f" [{', '.join(flags)}]" if flags else ""
     if proc.returncode != 0 or "[AutogradeApp | ERROR]" in log:
         reason = next((line for line in log.splitlines() if "ERROR" in line),
                       log.splitlines()[-1] if log else f"exit {proc.returncode}")
-        flags = _flags(student, lesson)
         if "not graded" in flags:
             return False, (f"{student}/{lesson}: NOT graded ({reason.strip()}); "
                            f"every test scores 0 until it is regraded")
         return False, (f"{student}/{lesson}: graded in {took:.1f} s, but the notebook did not run "
-                       f"cleanly ({reason.strip()}); what did not run scores 0 [{', '.join(flags)}]")
-    flags = _flags(student, lesson)
-    note = f" ({', '.join(flags)})" if flags else ""
+                       f"cleanly ({reason.strip()}); what did not run scores 0{note}")
     return True, f"{student}/{lesson}: graded in {took:.1f} s{note}"
 
 
-def grade(lesson: str | None = None, student: str | None = None) -> int:
-    """Autograde every submission; print a line for each and the report table."""
+def _ensure_students(names: set[str]) -> None:
+    """Create missing students first, so parallel graders never race to insert the same one."""
+    from nbgrader.api import Gradebook
+    with Gradebook(DB_URL) as gb:
+        known = {s.id for s in gb.students}
+        for name in sorted(names - known):
+            gb.add_student(name)
+
+
+def sandbox_status() -> bool:
+    ok, why = sandbox.available()
+    if not ok:
+        bar = "!" * 78
+        sys.stderr.write(f"{bar}\n! WARNING: grading WITHOUT a sandbox: {why}.\n"
+                         f"! Student code runs with your permissions and can read the gradebook "
+                         f"and solutions/.\n{bar}\n")
+    return ok
+
+
+def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1) -> int:
+    """Autograde every submission, ``jobs`` at a time; print a line for each and the report."""
     todo = submissions(lesson, student)
     if not todo:
         print(f"nothing to grade: put notebooks in {SUBMITTED.relative_to(ROOT)}/<student>/<lesson>/")
@@ -162,15 +229,21 @@ def grade(lesson: str | None = None, student: str | None = None) -> int:
     for name in sorted({l for _, l in todo}):
         if not _known_to_gradebook(name):
             release(name)
+    _ensure_students({s for s, _ in todo})
+    sandboxed = sandbox_status()
+    jobs = max(1, min(jobs, len(todo)))
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     failed = 0
-    for s, l in todo:
-        ok, line = grade_one(s, l)
-        failed += not ok
-        print(("  " if ok else "! ") + line, flush=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(grade_one, s, l, threads, sandboxed) for s, l in todo]
+        for future in as_completed(futures):
+            ok, line = future.result()
+            failed += not ok
+            print(("  " if ok else "! ") + line, flush=True)
     print()
     report()
     if failed:
-        print(f"\n{failed} submission(s) could not be graded completely: see the lines marked '!'.")
+        print(f"\n{failed} submission(s) did not run cleanly: see the lines marked '!'.")
     return failed
 
 
@@ -235,12 +308,14 @@ def main(argv=None) -> int:
     parser.add_argument("command", choices=["release", "grade", "feedback", "export", "report"])
     parser.add_argument("--lesson", help="one lesson id, e.g. 01_rnn (default: all)")
     parser.add_argument("--student", help="one student id (grade only)")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "1") or 1),
+                        help="grade: submissions graded in parallel (default 1)")
     parser.add_argument("--to", default=str(AUTOGRADER / "grades.csv"), help="export: CSV path")
     args = parser.parse_args(argv)
     if args.command == "release":
         release(args.lesson)
     elif args.command == "grade":
-        grade(args.lesson, args.student)   # failures are printed; export still runs after
+        grade(args.lesson, args.student, args.jobs)   # failures are printed; export still runs after
     elif args.command == "feedback":
         feedback(args.lesson)
     elif args.command == "export":

@@ -21,7 +21,8 @@ c.CourseDirectory.release_directory = "lessons"
 c.CourseDirectory.submitted_directory = os.path.join("autograder", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("autograder", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("autograder", "feedback")
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
+# Parallel graders wait up to 120 s for the SQLite write lock instead of failing.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db") + "?timeout=120"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
 # What the learner sees in place of a solution.
@@ -35,3 +36,24 @@ c.Execute.interrupt_on_timeout = True
 
 # Student notebooks are always graded against the test cells stored in the gradebook.
 c.OverwriteCells.enabled = True
+
+# Restore deleted test cells too (edited ones are always restored from the gradebook).
+c.OverwriteCells.add_missing_cells = True
+
+# Autograde with the tamper guard, kernel-death containment and a whole-notebook limit
+# (guarded_execute.py), and strip hidden tests from what students get back.
+import sys  # noqa: E402
+
+sys.path.insert(0, here if os.path.isdir(here) else os.path.dirname(os.path.abspath(__file__)))
+from guarded_execute import GuardedExecute, HideHiddenTests  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,  # noqa: E402
+                                    LimitOutput, SaveAutoGrades)
+
+c.Autograde.autograde_preprocessors = [
+    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, HideHiddenTests, CheckCellMetadata,
+]
+c.GuardedExecute.timeout = c.Execute.timeout
+c.GuardedExecute.interrupt_on_timeout = True
+c.GuardedExecute.notebook_timeout = int(os.environ.get("RNNCOURSE_NOTEBOOK_TIMEOUT", "900"))

@@ -33,8 +33,8 @@ def make_course_copy(dest: Path) -> Path:
     shutil.copytree(REPO / "solutions", dest / "solutions",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     (dest / "autograder").mkdir(parents=True)
-    for name in ("nbgrader_config.py", "course.py"):
-        shutil.copy(REPO / "autograder" / name, dest / "autograder" / name)
+    for path in (REPO / "autograder").glob("*.py"):
+        shutil.copy(path, dest / "autograder" / path.name)
     return dest
 
 
