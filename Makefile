@@ -5,7 +5,8 @@
 #   make grade      autograde autograder/submitted/<student>/<lesson>/   (LESSON=, STUDENT= to narrow)
 #   make feedback   feedback HTML in autograder/feedback/
 #   make export     grades CSV in autograder/grades.csv
-#   make bench      run every solution notebook in learner mode and time it
+#   make check      a learner's self-check: LESSON=01_rnn grades lessons/01_rnn with every test
+#   make bench      time every lesson in learner and grading mode, and parallel grading
 
 PYTHON ?= python3
 VENV   := .venv
@@ -22,7 +23,9 @@ STUDENT ?=
 lesson_arg  = $(if $(LESSON),--lesson $(LESSON))
 student_arg = $(if $(STUDENT),--student $(STUDENT))
 
-.PHONY: venv lab test release grade feedback export report bench clean-grading
+JOBS ?= 1
+
+.PHONY: venv sandbox lab test release grade feedback export report check bench clean-grading
 
 venv: $(STAMP)
 
@@ -32,19 +35,31 @@ $(STAMP): requirements.txt lib/pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e lib
 	touch $@
 
+# Grading runs student code inside bubblewrap; install it where we can (root with apt-get).
+# Without it grading still works, with a loud warning on every run (see README).
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1)) || true; \
+	  fi; \
+	  command -v bwrap >/dev/null 2>&1 || \
+	    echo "WARNING: bubblewrap is not installed: student code will be graded WITHOUT a sandbox." \
+	         "Install it (Debian/Ubuntu: sudo apt-get install bubblewrap)." >&2; }
+
 lab: venv
 	$(BIN)/jupyter labextension list 2>&1 | grep -q "@jupyter/nbgrader.*OK" || \
 	  { echo "the nbgrader JupyterLab extension is not enabled: reinstall with 'rm -r .venv && make venv'"; exit 1; }
 	cd lessons && $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: venv
+test: venv sandbox
 	$(PY) -m pytest -q lib/tests tests
 
 release: venv
 	$(COURSE) release $(lesson_arg)
 
-grade: venv
-	$(COURSE) grade $(lesson_arg) $(student_arg)
+grade: venv sandbox
+	$(COURSE) grade $(lesson_arg) $(student_arg) --jobs $(JOBS)
 
 feedback: venv
 	$(COURSE) feedback $(lesson_arg)
@@ -55,8 +70,13 @@ export: venv
 report: venv
 	$(COURSE) report
 
-bench: venv
+check: venv sandbox
+	@test -n "$(LESSON)" || { echo "usage: make check LESSON=01_rnn"; exit 2; }
+	$(COURSE) check --lesson $(LESSON)
+
+bench: venv sandbox
 	$(PY) tests/bench_lessons.py $(if $(LESSON),$(LESSON))
+	$(PY) tests/bench_grading.py
 
 clean-grading:
 	rm -rf autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db autograder/grades.csv

@@ -6,6 +6,7 @@ stops the class and no grade goes missing silently.
     python autograder/course.py feedback [--lesson L]
     python autograder/course.py export   [--to FILE]
     python autograder/course.py report
+    python autograder/course.py check    --lesson L [--notebook N]   a learner's self-check
 
 Submissions go in ``autograder/submitted/<student>/<lesson>/<lesson>.ipynb``. Each one is
 autograded in its own ``nbgrader autograde`` process with a time limit; a submission whose
@@ -303,13 +304,74 @@ def export(to: str) -> None:
     print(f"grades written to {target}")
 
 
+def check(lesson: str, notebook: str | None = None) -> int:
+    """Grade a learner's own notebook with every test, hidden ones included, in a private copy.
+
+    Prints the points of each test cell and the first line of its failure message. Nothing is
+    written to the instructor's gradebook: the copy lives in a temporary folder.
+    """
+    import tempfile
+    name = _pick(lesson)[0]
+    path = Path(notebook) if notebook else ROOT / "lessons" / name / f"{name}.ipynb"
+    if not path.exists():
+        raise SystemExit(f"no notebook at {path}")
+    with tempfile.TemporaryDirectory(prefix="rnncheck-") as tmp:
+        copy = Path(tmp)
+        shutil.copytree(ROOT / "solutions" / name, copy / "solutions" / name)
+        (copy / "autograder").mkdir()
+        for py in HERE.glob("*.py"):
+            shutil.copy(py, copy / "autograder" / py.name)
+        target = copy / "autograder" / "submitted" / "me" / name
+        target.mkdir(parents=True)
+        shutil.copy(path, target / f"{name}.ipynb")
+        env = {**os.environ, "RNNCOURSE_ROOT": str(copy)}
+        for args in (["release", "--lesson", name], ["grade", "--lesson", name]):
+            proc = subprocess.run([sys.executable, str(copy / "autograder" / "course.py"), *args],
+                                  env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stdout + proc.stderr)
+                raise SystemExit(f"the self-check could not {args[0]} {name}")
+        graded = copy / "autograder" / "autograded" / "me" / name / f"{name}.ipynb"
+        if not graded.exists():
+            print(proc.stdout)
+            print(f"{path}: your notebook could not be graded (see above)")
+            return 1
+        messages = {}
+        for cell in json.loads(graded.read_text())["cells"]:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if gid and errors:
+                ename, evalue = errors[0].get("ename"), errors[0].get("evalue") or ""
+                if ename == "NotImplementedError" and not evalue.strip():
+                    evalue = "not written yet (the answer cell still raises NotImplementedError)"
+                messages[gid] = f"{ename}: {evalue}"
+        from nbgrader.api import Gradebook
+        url = "sqlite:///" + str(copy / "autograder" / "gradebook.db")
+        with Gradebook(url) as gb:
+            sub = gb.find_submission_notebook(name, name, "me")
+            print(f"self-check of {path} (every test, hidden ones included)\n")
+            for g in sub.grades:
+                if g.cell_type != "code":
+                    print(f"  {g.name:<32} {'':>9}  written answer: graded by an instructor")
+                    continue
+                mark = "ok" if g.score == g.max_score else "FAILED"
+                print(f"  {g.name:<32} {g.score:g}/{g.max_score:g} {mark:>6}")
+                if g.name in messages and g.score != g.max_score:
+                    first = messages[g.name].strip().splitlines()[0][:300]
+                    print(f"      {first}")
+            print(f"\n  autograded total: {sub.code_score:g}/{sub.max_code_score:g}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["release", "grade", "feedback", "export", "report"])
+    parser.add_argument("command",
+                        choices=["release", "grade", "feedback", "export", "report", "check"])
     parser.add_argument("--lesson", help="one lesson id, e.g. 01_rnn (default: all)")
     parser.add_argument("--student", help="one student id (grade only)")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "1") or 1),
                         help="grade: submissions graded in parallel (default 1)")
+    parser.add_argument("--notebook", help="check: the notebook to grade (default lessons/L/L.ipynb)")
     parser.add_argument("--to", default=str(AUTOGRADER / "grades.csv"), help="export: CSV path")
     args = parser.parse_args(argv)
     if args.command == "release":
@@ -318,6 +380,10 @@ def main(argv=None) -> int:
         grade(args.lesson, args.student, args.jobs)   # failures are printed; export still runs after
     elif args.command == "feedback":
         feedback(args.lesson)
+    elif args.command == "check":
+        if not args.lesson:
+            raise SystemExit("check needs a lesson: make check LESSON=01_rnn")
+        return check(args.lesson, args.notebook)
     elif args.command == "export":
         export(args.to)
     else:

@@ -44,40 +44,84 @@ PROTECTED_MODULES = (
 # Runs once in the kernel before the notebook's first cell. {name} is the random record name.
 _SETUP = r'''
 def {name}_make():
-    import builtins, importlib, sys, types
-    getattr_, id_, isinstance_, callable_, sorted_ = getattr, id, isinstance, callable, sorted
+    import builtins, importlib, os, sys, types
+    id_, isinstance_, callable_, sorted_ = id, isinstance, callable, sorted
     ModuleType = types.ModuleType
     skip = {{"_", "__", "___", "input", "raw_input", "getpass"}}   # ipykernel rebinds input
-    modules, classes = {{}}, {{}}
-    for modname in {modules!r}:
+    trusted = []
+    for pkg in ("torch", "numpy"):
         try:
-            module = importlib.import_module(modname)
+            trusted.append(os.path.dirname(importlib.import_module(pkg).__file__) + os.sep)
         except Exception:
-            continue
-        modules[modname] = (module, {{k: v for k, v in vars(module).items()
-                                      if k not in skip and (callable_(v) or isinstance_(v, ModuleType))}})
-    try:
-        import torch
-        for cls in (torch.Tensor, torch.nn.Module):
-            classes[cls.__qualname__] = (cls, dict(vars(cls)))
-    except Exception:
-        pass
+            pass
+    trusted = tuple(trusted)
+
+    def same(old, new):
+        # torch wraps some of its own functions lazily (importing torch._dynamo rebinds
+        # torch.manual_seed to a wrapper of itself): accept a wrapper of the recorded function
+        # whose code lives in torch's or numpy's own files.
+        if new is old:
+            return True
+        code = getattr(new, "__code__", None)
+        return (getattr(new, "__wrapped__", None) is old and code is not None
+                and code.co_filename.startswith(trusted))
     ip = get_ipython()
+    user_ns = ip.user_ns
+    state = {{}}
+
+    def record():
+        modules, classes = {{}}, {{}}
+        for modname in {modules!r}:
+            try:
+                module = importlib.import_module(modname)
+            except Exception:
+                continue
+            modules[modname] = (module, {{k: v for k, v in vars(module).items()
+                                          if k not in skip and (callable_(v) or isinstance_(v, ModuleType))}})
+        try:
+            import torch
+            for cls in (torch.Tensor, torch.nn.Module):
+                classes[cls.__qualname__] = (cls, dict(vars(cls)))
+        except Exception:
+            pass
+        state.update(modules=modules, classes=classes, hooks=hooks())
+
     def hooks():
         return (tuple(ip.input_transformers_cleanup), tuple(ip.input_transformers_post),
                 tuple(ip.ast_transformers),
                 tuple((k, tuple(v)) for k, v in sorted_(ip.events.callbacks.items())))
-    hooks0 = [hooks()]
-    user_ns = ip.user_ns
-    bound = {{}}
-    before = {{}}
+
+    bound, before, tainted = {{}}, {{}}, set()
+
+    def changes():
+        changed = []
+        for modname, (module, attrs) in state["modules"].items():
+            if sys.modules.get(modname) is not module:
+                changed.append("sys.modules[%r]" % modname)
+            d = vars(module)
+            for k, v in attrs.items():
+                if not same(v, d.get(k, skip)):
+                    changed.append(modname + "." + k)
+        for qual, (cls, attrs) in state["classes"].items():
+            for k, v in attrs.items():
+                if cls.__dict__.get(k, skip) is not v:
+                    changed.append(qual + "." + k)
+        for k, v in bound.items():
+            if user_ns.get(k, skip) is not v:
+                changed.append(k)
+        if hooks() != state["hooks"]:
+            changed.append("IPython input transformers or event callbacks")
+        return changed
 
     def pre():
+        # Whatever changed before an instructor cell was changed by the student: keep it.
+        tainted.update(changes())
         before.clear()
         before.update({{k: id_(v) for k, v in user_ns.items()}})
 
     def post():
-        hooks0[:] = [hooks()]            # a locked cell may register callbacks (matplotlib)
+        # What the instructor cell itself changed (imports, callbacks, names) is legitimate.
+        record()
         for k, v in list(user_ns.items()):
             if k.startswith("_") or before.get(k) == id_(v):
                 continue
@@ -85,25 +129,9 @@ def {name}_make():
                 bound[k] = v
 
     def check():
-        changed = []
-        for modname, (module, attrs) in modules.items():
-            if sys.modules.get(modname) is not module:
-                changed.append("sys.modules[%r]" % modname)
-            d = vars(module)
-            for k, v in attrs.items():
-                if d.get(k, skip) is not v:
-                    changed.append(modname + "." + k)
-        for qual, (cls, attrs) in classes.items():
-            for k, v in attrs.items():
-                if cls.__dict__.get(k, skip) is not v:
-                    changed.append(qual + "." + k)
-        for k, v in bound.items():
-            if user_ns.get(k, skip) is not v:
-                changed.append(k)
-        if hooks() != hooks0[0]:
-            changed.append("IPython input transformers or event callbacks")
-        return changed
+        return sorted_(set(changes()) | tainted)
 
+    record()
     return pre, post, check
 {name} = {name}_make()
 del {name}_make

@@ -55,6 +55,7 @@ def kernel_argv(root: Path, workdir: Path, scratch: Path) -> list[str]:
         if (root / keep).exists():
             argv += ["--ro-bind", str(root / keep), str(root / keep)]
     argv += ["--bind", str(workdir), str(workdir), "--bind", str(scratch), str(scratch),
+             "--remount-ro", str(root),            # the empty tmpfs over the course: read-only
              "--unshare-net", "--die-with-parent", "--new-session",
              "--chdir", str(workdir)]
     for var, sub in (("HOME", "home"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl"),

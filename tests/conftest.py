@@ -69,14 +69,62 @@ def gradebook_rows(root: Path) -> dict:
     return rows
 
 
+def mutant_notebook(lesson: str, replacements: dict, dest: Path) -> Path:
+    """The solution notebook with some answer cells (by grade_id) given new sources."""
+    nb = load_nb(REPO / "solutions" / lesson / f"{lesson}.ipynb")
+    found = set()
+    for cell in nb["cells"]:
+        gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if gid in replacements:
+            cell["source"] = replacements[gid].source
+            found.add(gid)
+    missing = set(replacements) - found
+    assert not missing, f"{lesson}: the mutation catalogue names unknown answer cells {missing}"
+    dest.write_text(json.dumps(nb))
+    return dest
+
+
+MUTATION_RESULTS: list = []     # filled by test_mutants.py, printed at the end of the run
+
+
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory):
-    """The course copy after `release` and `grade` of every solution and every blank lesson."""
+    """The course copy after `release` and `grade` of every solution, every blank lesson and
+    every mutant submission of the mutation catalogues (tests/mutants/), graded 2 at a time."""
+    import mutants
+
     root = make_course_copy(tmp_path_factory.mktemp("course"))
+    work = tmp_path_factory.mktemp("mutants")
     run_course(root, "release")
+    plans = {}
     for lesson in lesson_ids():
         submit(root, "solution", lesson, REPO / "solutions" / lesson / f"{lesson}.ipynb")
         submit(root, "blank", lesson, root / "lessons" / lesson / f"{lesson}.ipynb")
-    proc = run_course(root, "grade")
+        catalogue = mutants.load(lesson)
+        if catalogue is None:
+            continue
+        plans[lesson] = (catalogue, mutants.plan(catalogue))
+        for i, replacements in enumerate(plans[lesson][1]):
+            student = f"mutant{i:02d}"
+            path = mutant_notebook(lesson, replacements, work / f"{lesson}-{student}.ipynb")
+            submit(root, student, lesson, path)
+    proc = run_course(root, "grade", "--jobs", "2")
     print(proc.stdout)
-    return root, gradebook_rows(root), proc.stdout
+    return root, gradebook_rows(root), proc.stdout, plans
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not MUTATION_RESULTS:
+        return
+    wrong = [r for r in MUTATION_RESULTS if not r["correct"]]
+    right = [r for r in MUTATION_RESULTS if r["correct"]]
+    terminalreporter.write_sep("-", "mutation testing of the graded exercises")
+    for lesson in sorted({r["lesson"] for r in MUTATION_RESULTS}):
+        w = [r for r in wrong if r["lesson"] == lesson]
+        c = [r for r in right if r["lesson"] == lesson]
+        terminalreporter.write_line(
+            f"{lesson}: wrong variants rejected {sum(r['ok'] for r in w)}/{len(w)}, "
+            f"correct variants accepted {sum(r['ok'] for r in c)}/{len(c)}")
+    terminalreporter.write_line(
+        f"all lessons: wrong variants rejected {sum(r['ok'] for r in wrong)}/{len(wrong)}, "
+        f"correct variants accepted {sum(r['ok'] for r in right)}/{len(right)}")
