@@ -7,8 +7,11 @@
   rnnkit, plus IPython's input and AST transformers and event callbacks. After every
   instructor code cell (locked, neither answer nor test) it records the names that cell bound
   in the notebook's namespace, and the callbacks it registered (matplotlib registers some).
-  Before every test cell it checks that none of these was replaced; if one was, the test cell
-  is not run, scores 0, and its output is a ``TamperingDetected`` error naming what changed.
+  Before every test cell it checks that no library function was replaced; if one was, the test
+  cell is not run, scores 0, and its output is a ``TamperingDetected`` error naming what
+  changed. Names the instructor's cells bound and a student reused (their own ``sigmoid``, a
+  loop variable ``time``) are lent back to the test cell while it runs, then returned: the tests
+  always see the instructor's objects, and reusing a name costs nothing.
   The record lives under a name drawn at random for each grading run.
 * Kernel death. When the kernel dies (``os._exit``, a crash, the memory limit) the cell gets a
   ``DeadKernelError`` output and every later code cell a ``NotRun`` error, so the tests that ran
@@ -91,7 +94,7 @@ def {name}_make():
                 tuple(ip.ast_transformers),
                 tuple((k, tuple(v)) for k, v in sorted_(ip.events.callbacks.items())))
 
-    bound, before, tainted = {{}}, {{}}, set()
+    bound, before, tainted, stash = {{}}, {{}}, set(), {{}}
 
     def changes():
         changed = []
@@ -106,9 +109,6 @@ def {name}_make():
             for k, v in attrs.items():
                 if cls.__dict__.get(k, skip) is not v:
                     changed.append(qual + "." + k)
-        for k, v in bound.items():
-            if user_ns.get(k, skip) is not v:
-                changed.append(k)
         if hooks() != state["hooks"]:
             changed.append("IPython input transformers or event callbacks")
         return changed
@@ -129,16 +129,36 @@ def {name}_make():
                 bound[k] = v
 
     def check():
-        return sorted_(set(changes()) | tainted)
+        """Before a test cell: what was tampered with; if nothing, lend the tests the
+        instructor's bindings of names a student reused (their own `sigmoid`, say)."""
+        changed = sorted_(set(changes()) | tainted)
+        if not changed:
+            stash.clear()
+            for k, v in bound.items():
+                mine = user_ns.get(k, skip)
+                if mine is not v:
+                    stash[k] = mine
+                    user_ns[k] = v
+        return changed
+
+    def after():
+        """After a test cell: give the student their own bindings back."""
+        for k, v in stash.items():
+            if v is skip:
+                user_ns.pop(k, None)
+            else:
+                user_ns[k] = v
+        stash.clear()
 
     record()
-    return pre, post, check
+    return pre, post, check, after
 {name} = {name}_make()
 del {name}_make
 '''
 
 _PRE = "{name}[0]()"
 _POST = "{name}[1]()"
+_AFTER = "{name}[3]()"
 _CHECK = r'''
 print("{marker}" + __import__("json").dumps({name}[2]()))
 '''
@@ -236,6 +256,9 @@ class GuardedExecute(Execute):
                     self.log.warning("tampering detected before cell %s: %s",
                                      meta.get("grade_id"), shown)
                     return cell, resources
+                cell, resources = super().preprocess_cell(cell, resources, index)
+                self._run_hidden(_AFTER.format(name=self._guard), index)
+                return cell, resources
             # Instructor cells (locked, neither answer nor test) bind what the tests may use.
             locked = meta.get("locked") and not meta.get("solution") and not meta.get("grade")
             if locked:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_lessons import run as run_notebook  # noqa: E402
 from conftest import REPO, gradebook_rows, make_course_copy, run_course, submit  # noqa: E402
 
 
@@ -34,6 +35,10 @@ def main(argv):
             books[jobs] = gradebook_rows(root)
             print(f"JOBS={jobs}: {n} submissions of {lesson} in {timings[jobs]:.1f} s "
                   f"({timings[jobs] / n:.2f} s each)", flush=True)
+    plain, _ = run_notebook(REPO / "solutions" / lesson / f"{lesson}.ipynb", grading=True)
+    print(f"the solution alone in grading mode (kernel start, imports, tests): {plain:.1f} s; "
+          f"grading overhead per submission at JOBS=1: {timings[1] / n - plain:.1f} s "
+          f"(budget 2 s; it averages solutions and blank lessons)")
     speedup = timings[1] / timings[2]
     same = books[1] == books[2]
     print(f"speed-up JOBS=2 over JOBS=1: {speedup:.2f}x (target 1.7x); "

@@ -92,3 +92,26 @@ def test_every_answer_cell_is_followed_by_a_test_cell_with_a_visible_assert(less
             assert meta.get("points", 0) > 0, f"{lesson}: test cell {meta['grade_id']} has no points"
             assert re.search(r"\bassert\b|check_\w+\(", visible), \
                 f"{lesson}: test cell {meta['grade_id']} has no visible assert"
+
+
+def _points(lesson):
+    nb = load_nb(REPO / "solutions" / lesson / f"{lesson}.ipynb")
+    auto = written = 0
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade"):
+            if cell["cell_type"] == "code":
+                auto += meta.get("points", 0)
+            else:
+                written += meta.get("points", 0)
+    return auto, written
+
+
+@pytest.mark.parametrize("lesson", lesson_ids())
+def test_readme_lesson_table_gives_the_points(lesson):
+    readme = (REPO / "README.md").read_text()
+    row = re.search(rf"^\|\s*`?{lesson}`?\s*\|[^|]*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|", readme, re.M)
+    assert row, f"README.md's lesson table has no row for {lesson}"
+    auto, written = _points(lesson)
+    assert (float(row.group(1)), float(row.group(2))) == (auto, written), \
+        f"README.md gives {lesson} {row.group(1)} + {row.group(2)} points; the notebook has {auto} + {written}"

@@ -93,6 +93,8 @@ if _leaks:                      # a leak costs this exercise its points
         "membomb": _variant(tmp, "membomb", _append_to_answer(
             "_hog = bytearray(3 * 1024 ** 3)\n_hog[::4096] = b'x' * len(_hog[::4096])\n")),
         "snoop": _variant(tmp, "snoop", _append_to_answer(snoop)),
+        "shadow": _variant(tmp, "shadow", _append_to_answer(
+            "np = None\ntorch = 'my own torch'\nsigmoid = len\n")),
         "tamper_np": _variant(tmp, "tamper_np", _append_to_answer(
             wrong_step + "np.allclose = lambda *a, **k: True\nnp.abs = lambda a: 0 * a\n")),
         "tamper_rnnkit": _variant(tmp, "tamper_rnnkit", _append_to_answer(
@@ -135,7 +137,7 @@ def test_sandbox_is_available():
 
 def test_every_student_is_graded(hostile_class):
     root, rows, log, _ = hostile_class
-    missing = [s for s in ("good", "crash", "loop", "membomb", "snoop", "tamper_np",
+    missing = [s for s in ("good", "shadow", "crash", "loop", "membomb", "snoop", "tamper_np",
                            "tamper_rnnkit", "tamper_hook", "edited_test", "deleted_test")
                if (s, LESSON) not in rows]
     assert not missing, f"students lost from the gradebook: {missing}\n{log}"
@@ -173,6 +175,14 @@ def test_memory_bomb_is_stopped(hostile_class):
     _, _, test = _first_answer_and_test()
     later = [g for gid, g in rows[("membomb", LESSON)].items() if g[3] == "code" and gid != test]
     assert later and all(g[2] == g[1] for g in later) or "crash" in lines["membomb"]
+
+
+def test_reusing_an_instructor_name_costs_nothing(hostile_class):
+    _, rows, _, lines = hostile_class
+    shadow = rows[("shadow", LESSON)]
+    lost = {gid: g for gid, g in shadow.items() if g[3] == "code" and g[2] != g[1]}
+    assert not lost, f"a correct notebook that reuses the names np and torch lost {lost}"
+    assert "tampering" not in lines["shadow"], lines["shadow"]
 
 
 @pytest.mark.parametrize("student", ["tamper_np", "tamper_rnnkit", "tamper_hook"])
