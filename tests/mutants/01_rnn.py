@@ -666,10 +666,76 @@ _sn("torch.multinomial with a generator seeded from rng", True, '''
 
 
 # ---------------------------------------------------------------------------------------------
+# Found while writing this catalogue: the first two passed the lesson's tests until they were
+# strengthened; the float32 versions failed tolerances that were tighter than float32 allows.
+# ---------------------------------------------------------------------------------------------
+_add("softmax_cross_entropy", "one-hot as wide as the largest target", False, '''
+def softmax_cross_entropy(logits, targets):
+    N, T, V = logits.shape
+    targets = np.asarray(targets)
+    z = logits - logits.max(axis=-1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    one_hot = np.eye(targets.max() + 1)[targets]
+    loss = float(-np.take_along_axis(log_p, targets[..., None], -1).mean())
+    return loss, (np.exp(log_p) - one_hot) / (N * T)
+''')
+
+_add("rnn_forward", "writes the new state into the caller's h0", False, '''
+def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
+    N, T, D = x.shape
+    h = np.zeros((N, T, h0.shape[1]))
+    cache = []
+    h_t = h0
+    for t in range(T):
+        c = (x[:, t], h_t.copy(), W_ih, W_hh)
+        h_t[:] = np.tanh(x[:, t] @ W_ih.T + b_ih + h_t @ W_hh.T + b_hh)
+        h[:, t] = h_t
+        cache.append(c + (h_t.copy(),))
+    return h, cache
+''')
+
+_add("rnn_forward", "float32 arithmetic throughout", True, '''
+def rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
+    f = np.float32
+    x, h_t, W_ih, W_hh, b = (np.asarray(a, f) for a in (x, h0, W_ih, W_hh, b_ih + b_hh))
+    N, T, D = x.shape
+    h = np.empty((N, T, h_t.shape[1]), f)
+    cache = []
+    for t in range(T):
+        h_prev = h_t
+        h_t = np.tanh(x[:, t] @ W_ih.T + h_prev @ W_hh.T + b)
+        h[:, t] = h_t
+        cache.append((x[:, t], h_prev, W_ih, W_hh, h_t))
+    return h, cache
+''')
+
+_add("rnn_backward", "float32 arithmetic throughout", True, '''
+def rnn_backward(dh, cache):
+    f = np.float32
+    x0, _, W_ih, W_hh, _ = cache[0]
+    W_ih, W_hh = W_ih.astype(f), W_hh.astype(f)
+    N, T, H = dh.shape
+    dx = np.zeros((N, T, W_ih.shape[1]), f)
+    dW_ih, dW_hh, db = np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros(H, f)
+    carry = np.zeros((N, H), f)
+    for t in reversed(range(T)):
+        x_t, h_prev, _, _, h_next = (np.asarray(a, f) for a in cache[t])
+        da = (dh[:, t].astype(f) + carry) * (1 - h_next ** 2)
+        dx[:, t] = da @ W_ih
+        dW_ih += da.T @ x_t
+        dW_hh += da.T @ h_prev
+        db += da.sum(0)
+        carry = da @ W_hh
+    return dx, carry, dW_ih, dW_hh, db, db.copy()
+''')
+
+
+# ---------------------------------------------------------------------------------------------
 # Graded through nbgrader: a notebook per variant of the chained exercises (a variant of
 # rnn_step_forward, rnn_forward/rnn_step_backward or rnn_backward cannot share one), so these
-# are kept out of tests/test_mutants.py to hold its grading time down. They were checked like
-# the others, in-process against the solution notebook's test cells (hidden tests included).
+# are kept out of tests/test_mutants.py to hold its grading time down: make test does not run
+# them. They were checked once while writing this file, in-process against the solution
+# notebook's test cells (hidden tests included), and stand ready to be moved back in.
 # ---------------------------------------------------------------------------------------------
 _NOT_GRADED = {
     "rnn_step_forward": {"W_ih not transposed", "missing b_ih", "b_ih added twice, b_hh never",
