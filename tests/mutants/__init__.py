@@ -5,7 +5,9 @@ Each lesson has a module named after it (``01_rnn.py`` ...) that defines
 ``EXERCISES``: ``{answer_cell_id: (test_cell_ids, answer_cell_ids_its_tests_call)}``, the test
     cells that grade an exercise and the other answer cells those tests run (a backward test
     runs the learner's forward, say);
-``VARIANTS``: a list of :class:`Variant`, each a full replacement of one answer cell.
+``VARIANTS``: a list of :class:`Variant`, each a full replacement of one answer cell;
+``GRADED`` (optional): ``{answer_cell_id: [variant names] or None}``, the variants graded by
+    ``make test`` (None: all of them); the others are kept in ``RESERVE``.
 
 ``tests/test_mutants.py`` puts the variants into submissions (never two variants that touch
 one another's tests in the same notebook), grades them through ``autograder/course.py grade``
@@ -41,6 +43,17 @@ def load(lesson: str):
     unknown = [v.exercise for v in module.VARIANTS if v.exercise not in module.EXERCISES]
     if unknown:
         raise ValueError(f"{path.name}: variants of unknown exercises {sorted(set(unknown))}")
+    graded = getattr(module, "GRADED", None)
+    if graded is not None:
+        names = {(v.exercise, v.name) for v in module.VARIANTS}
+        missing = [(ex, n) for ex, wanted in graded.items() for n in (wanted or ())
+                   if (ex, n) not in names]
+        if missing:
+            raise ValueError(f"{path.name}: GRADED names variants that do not exist: {missing}")
+        keep = [v for v in module.VARIANTS
+                if graded.get(v.exercise, ()) is None or v.name in graded.get(v.exercise, ())]
+        module.RESERVE = [v for v in module.VARIANTS if v not in keep]
+        module.VARIANTS = keep
     return module
 
 
