@@ -9,6 +9,8 @@ Variants of the backward exercises read the caches of the SOLUTION forward funct
 the packing never puts them in a notebook with a variant of a forward function their tests run:
 ``lstm_step_forward`` caches the tuple ``(x, h_prev, c_prev, W_ih, W_hh, i, f, g, o, tanh_c)``
 with ``tanh_c = tanh(c_next)``, and ``lstm_forward`` caches ``(list of step caches, D)``.
+
+GRADED (at the end) picks the variants make test grades; the others stay in RESERVE.
 """
 
 from mutants import Variant
@@ -750,3 +752,59 @@ _bw("zeros_like accumulators from the first step's gradients", True, '''
             total += s
     return (dx, dh_next, dc_next, *totals)
 ''')
+
+
+# The variants make test grades through nbgrader. Every other exercise's tests run
+# lstm_step_forward, and lstm_backward's tests run every other exercise, so each variant of those
+# two costs a graded notebook of its own (lstm_forward and lstm_step_backward variants share
+# notebooks in pairs). This selection keeps the mistakes the course names (gates out of order, the
+# wrong nonlinearity, tanh(c) missing, a weight not transposed, a missing bias, dc not carried
+# through f, weight gradients not accumulated, off by one in time, a shape that broadcasts) and
+# three correct variants per exercise; the others stay in RESERVE (mutants.load sets it), checked
+# while this file was written, in-process against the solution notebook's test cells (hidden
+# tests included), ready to be graded again.
+GRADED = {
+    "lstm_step_forward": [
+        "gates in the order i, f, o, g",
+        "gates in the order f, i, g, o",
+        "sigmoid instead of tanh on g",
+        "tanh(c) missing: h = o * c",
+        "W_hh not transposed (blockwise h_prev @ W_hh[k])",
+        "missing b_hh",
+        "separate gate blocks of the weights, own stable sigmoid, dict cache",
+        "einsum and np.split",
+        "computed in float32 throughout",
+    ],
+    "lstm_forward": [
+        "stores the previous state (off by one: h0, c0 in, last state out)",
+        "c not carried: c0 fed to every step",
+        "input off by one: x[:, t-1]",
+        "reads the sequence backwards",
+        "time-major output (T, N, H)",
+        "lists stacked on axis 1, dict cache",
+        "input projection vectorised (einsum), no lstm_step_forward",
+        "inputs and weights cast to float32 first",
+    ],
+    "lstm_step_backward": [
+        "dc not propagated through f: dc_prev = dc",
+        "path through h_next missing: dc = dc_next",
+        "dA blocks in the order i, f, o, g",
+        "sigmoid derivative on g",
+        "db_hh left at zero",
+        "db_hh kept its batch axis: (1, 4H)",
+        "loops over the batch (np.outer), gate blocks stacked with hstack",
+        "einsum",
+        "results cast to float32",
+    ],
+    "lstm_backward": [
+        "dh_prev not carried back",
+        "dc_prev not carried back (cell path cut)",
+        "upstream gradient off by one: dh[:, t-1]",
+        "weight gradients not accumulated (overwritten: step 0 only)",
+        "loops forward in time, t = 0..T-1",
+        "accumulators allocated as columns (4H, 1): db broadcasts to (4H, 4H)",
+        "dict of accumulators, range(T-1, -1, -1)",
+        "step backward written inline (no lstm_step_backward), in-place accumulation",
+        "results cast to float32",
+    ],
+}
