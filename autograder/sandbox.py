@@ -3,11 +3,13 @@
 :func:`prepare` writes, for one submission, a Jupyter kernel spec named ``rnn-sandbox`` whose
 command runs the usual IPython kernel inside ``bwrap``:
 
-* the file system is read-only; the course root is hidden behind an empty tmpfs except ``lib/``,
-  ``lessons/`` and ``.venv/``, so ``solutions/``, the gradebook, ``autograder/submitted/`` (other
-  students) and the git history cannot be read; ``/tmp`` is an empty tmpfs;
-* the only writable folders are the submission's own working folder (where nbgrader runs the
-  notebook) and a scratch folder (HOME, IPYTHONDIR, MPLCONFIGDIR, the kernel's sockets);
+* the file system is read-only; the course root and ``/tmp`` are hidden behind empty tmpfs
+  except ``lib/``, ``lessons/``, ``.venv/`` and wherever the Python environment and rnnkit
+  live, so ``solutions/``, the gradebook, ``autograder/submitted/`` (other students) and the
+  git history cannot be read;
+* the only writable places are the submission's own working folder (where nbgrader runs the
+  notebook), a scratch folder (HOME, IPYTHONDIR, MPLCONFIGDIR, the kernel's sockets) and the
+  private, empty ``/tmp``;
 * no network (``--unshare-net``): the kernel talks to nbgrader over Unix sockets (ipc);
 * an address-space limit (``prlimit --as``), so a memory bomb ends in ``MemoryError`` or a dead
   kernel, never in a machine out of memory.
@@ -18,6 +20,7 @@ run, :func:`available` says why and grading goes on without isolation, loudly.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -46,14 +49,24 @@ def available() -> tuple[bool, str]:
     return True, "bubblewrap"
 
 
+def _runtime_paths() -> list[Path]:
+    """What the kernel needs wherever it lies (a clone in /tmp, say): this Python's environment,
+    its base installation and the folder rnnkit is imported from."""
+    paths = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    spec = importlib.util.find_spec("rnnkit")
+    if spec is not None and spec.origin:
+        paths.append(Path(spec.origin).resolve().parent.parent)
+    return paths
+
+
 def kernel_argv(root: Path, workdir: Path, scratch: Path) -> list[str]:
     """The kernel command: ipykernel inside bwrap, with ``{connection_file}`` for Jupyter."""
     root = root.resolve()
     argv = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--tmpfs", "/tmp", "--tmpfs", str(root)]
-    for keep in ("lib", "lessons", ".venv"):
-        if (root / keep).exists():
-            argv += ["--ro-bind", str(root / keep), str(root / keep)]
+    for keep in [root / "lib", root / "lessons", root / ".venv", *_runtime_paths()]:
+        if keep.exists():
+            argv += ["--ro-bind", str(keep), str(keep)]
     argv += ["--bind", str(workdir), str(workdir), "--bind", str(scratch), str(scratch),
              "--remount-ro", str(root),            # the empty tmpfs over the course: read-only
              "--unshare-net", "--die-with-parent", "--new-session",
