@@ -74,25 +74,29 @@ def test_grade_report_lists_every_submission(graded_course):
     assert log.count("solution ") >= len(LESSONS) and log.count("blank ") >= len(LESSONS)
 
 
-def test_export_writes_one_row_per_submission(graded_course, tmp_path):
+def test_export_writes_one_row_per_student_and_lesson(graded_course, tmp_path):
+    """nbgrader's CSV has a row for every student and every lesson: the graded score where the
+    student submitted, 0 where not. No grade is lost or invented on the way."""
     root, rows = graded_course[:2]
     csv_path = tmp_path / "grades.csv"
     run_course(root, "export", "--to", str(csv_path))
     lines = csv_path.read_text().strip().splitlines()
     assert lines[0].startswith("assignment,")
-    assert len(lines) - 1 == len(rows), "the CSV lost or invented a submission"
     header = lines[0].split(",")
-    checked = 0
+    exported = {}
     for line in lines[1:]:
         row = dict(zip(header, line.split(",")))
-        key = (row["student_id"], row["assignment"])
-        if key[0] not in ("solution", "blank"):
-            continue
-        code_max = sum(g[1] for g in rows[key].values() if g[3] == "code")
-        expected = code_max if row["student_id"] == "solution" else 0.0
-        assert float(row["score"]) == expected, f"{key}: CSV score {row['score']}, expected {expected}"
-        checked += 1
-    assert checked == 2 * len(LESSONS)
+        exported[(row["student_id"], row["assignment"])] = float(row["score"])
+    students = {s for s, _ in rows}
+    assert set(exported) == {(s, l) for s in students for l in LESSONS}, \
+        "the CSV does not hold one row per student and lesson"
+    for key, score in exported.items():
+        graded = sum((g[0] or 0) for g in rows[key].values()) if key in rows else 0.0
+        assert score == graded, f"{key}: the CSV says {score}, the gradebook {graded}"
+    for lesson in LESSONS:
+        code_max = sum(g[1] for g in rows[("solution", lesson)].values() if g[3] == "code")
+        assert exported[("solution", lesson)] == code_max
+        assert exported[("blank", lesson)] == 0.0
 
 
 def test_feedback_is_generated_without_hidden_markers(graded_course):
