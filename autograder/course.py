@@ -173,7 +173,7 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
     """Autograde one submission (in the sandbox when ``sandboxed``); return (ok, a log line)."""
     extra_env, extra_args, scratch = {}, [], None
     if sandboxed:
-        scratch, extra_env, extra_args = sandbox.prepare(ROOT, AUTOGRADED / student / lesson)
+        scratch, extra_env, extra_args = sandbox.prepare(ROOT, lesson)
     if threads:
         extra_env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     start = time.monotonic()

@@ -40,20 +40,23 @@ c.OverwriteCells.enabled = True
 # Restore deleted test cells too (edited ones are always restored from the gradebook).
 c.OverwriteCells.add_missing_cells = True
 
-# Autograde with the tamper guard, kernel-death containment and a whole-notebook limit
-# (guarded_execute.py), and strip hidden tests from what students get back.
+# Autograde with test cells run outside the learner's kernel, kernel-death containment, a
+# whole-notebook limit and an output limit in bytes (isolated_execute.py), and strip hidden
+# tests from what students get back.
 import sys  # noqa: E402
 
 sys.path.insert(0, here if os.path.isdir(here) else os.path.dirname(os.path.abspath(__file__)))
-from guarded_execute import GuardedExecute, HideHiddenTests  # noqa: E402
+from isolated_execute import HideHiddenTests, IsolatedExecute  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,  # noqa: E402
                                     LimitOutput, SaveAutoGrades)
 
 c.Autograde.autograde_preprocessors = [
-    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    IsolatedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, HideHiddenTests, CheckCellMetadata,
 ]
-c.GuardedExecute.timeout = c.Execute.timeout
-c.GuardedExecute.interrupt_on_timeout = True
-c.GuardedExecute.notebook_timeout = int(os.environ.get("RNNCOURSE_NOTEBOOK_TIMEOUT", "900"))
+c.IsolatedExecute.timeout = c.Execute.timeout
+c.IsolatedExecute.interrupt_on_timeout = True
+c.IsolatedExecute.max_output_bytes = int(os.environ.get("RNNCOURSE_OUTPUT_BYTES", "1000000"))
+c.IsolatedExecute.grader_memory_mb = int(os.environ.get("RNNCOURSE_GRADER_MEMORY_MB", "4096"))
+c.IsolatedExecute.notebook_timeout = int(os.environ.get("RNNCOURSE_NOTEBOOK_TIMEOUT", "900"))

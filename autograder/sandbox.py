@@ -7,14 +7,17 @@ command runs the usual IPython kernel inside ``bwrap``:
   except ``lib/``, ``lessons/``, ``.venv/`` and wherever the Python environment and rnnkit
   live, so ``solutions/``, the gradebook, ``autograder/submitted/`` (other students) and the
   git history cannot be read;
-* the only writable places are the submission's own working folder (where nbgrader runs the
-  notebook), a scratch folder (HOME, IPYTHONDIR, MPLCONFIGDIR, the kernel's sockets) and the
-  private, empty ``/tmp``;
+* the only writable places are a throwaway scratch folder (the kernel's working folder with a
+  copy of the lesson's data files, HOME, IPYTHONDIR, MPLCONFIGDIR, the kernel's sockets) and
+  the private, empty ``/tmp``; nbgrader never reads what the kernel leaves there;
+* its own PID namespace (nothing it starts survives it, and it cannot see or open other
+  processes through ``/proc``), as root a switch to ``nobody`` with every capability dropped,
+  and a process limit;
 * no network (``--unshare-net``): the kernel talks to nbgrader over Unix sockets (ipc);
 * an address-space limit (``prlimit --as``), so a memory bomb ends in ``MemoryError`` or a dead
-  kernel, never in a machine out of memory.
+  kernel, never in a machine out of memory, and a limit on the size of a file it writes.
 
-Cell and notebook time limits are nbgrader's and ``GuardedExecute``'s. Where bubblewrap cannot
+Cell and notebook time limits are nbgrader's and ``IsolatedExecute``'s. Where bubblewrap cannot
 run, :func:`available` says why and grading goes on without isolation, loudly.
 """
 
@@ -42,7 +45,8 @@ def available() -> tuple[bool, str]:
         return False, ("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` "
                        "(make does this where it can)")
     probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                            "--unshare-net", "--die-with-parent", "true"],
+                            "--unshare-net", "--unshare-pid", "--die-with-parent"]
+                           + ([] if os.geteuid() == 0 else ["--unshare-user"]) + ["true"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
         return False, f"bwrap cannot create a sandbox here: {probe.stderr.strip()}"
@@ -59,30 +63,95 @@ def _runtime_paths() -> list[Path]:
     return paths
 
 
+NOBODY = (65534, 65534)
+"""The uid and gid a kernel runs as when grading runs as root."""
+
+MAX_PROCESSES = int(os.environ.get("RNNCOURSE_MAX_PROCESSES", "256"))
+
+
+def _user_processes(uid: int) -> int:
+    n = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
 def kernel_argv(root: Path, workdir: Path, scratch: Path) -> list[str]:
-    """The kernel command: ipykernel inside bwrap, with ``{connection_file}`` for Jupyter."""
+    """The kernel command: ipykernel inside bwrap, with ``{connection_file}`` for Jupyter.
+
+    The sandbox has its own PID, IPC and UTS namespaces and no network; when its first process
+    ends, the kernel ends every process left in the namespace (a double fork does not survive
+    its submission). As root, the kernel runs as ``nobody`` with no capabilities, so it can
+    neither remount, nor trace, nor escape the process limit.
+    """
     root = root.resolve()
+    as_root = os.geteuid() == 0
     argv = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", str(root)]
-    for keep in [root / "lib", root / "lessons", root / ".venv", *_runtime_paths()]:
-        if keep.exists():
-            argv += ["--ro-bind", str(keep), str(keep)]
-    argv += ["--bind", str(workdir), str(workdir), "--bind", str(scratch), str(scratch),
+            "--tmpfs", "/tmp"]
+    keeps = [k for k in [root / "lib", root / "lessons", root / ".venv", *_runtime_paths()]
+             if k.exists()]
+    made = set()
+    if as_root:
+        # root's home is 0700, which nobody cannot cross: hide it and bind back what Python
+        # needs, through folders nobody may enter.
+        argv += ["--tmpfs", "/root"]
+        for keep in keeps:
+            if keep.is_relative_to("/root"):
+                for parent in reversed(keep.parents):
+                    if parent.is_relative_to("/root") and parent != Path("/root") \
+                            and parent not in made:
+                        made.add(parent)
+                        argv += ["--perms", "0755", "--dir", str(parent)]
+    argv += ["--tmpfs", str(root)]
+    for keep in dict.fromkeys(keeps):
+        argv += ["--ro-bind", str(keep), str(keep)]
+    argv += ["--bind", str(scratch), str(scratch),
              "--remount-ro", str(root),            # the empty tmpfs over the course: read-only
-             "--unshare-net", "--die-with-parent", "--new-session",
-             "--chdir", str(workdir)]
+             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+             "--die-with-parent", "--new-session", "--chdir", str(workdir)]
+    if not as_root:
+        argv += ["--unshare-user", "--cap-drop", "ALL"]
+    # In its own PID namespace the kernel's parent is the namespace's init (pid 1): ipykernel
+    # would take that for a dead parent and quit. bwrap's --die-with-parent does that job.
+    argv += ["--unsetenv", "JPY_PARENT_PID"]
     for var, sub in (("HOME", "home"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl"),
                      ("TMPDIR", "tmp")):
         argv += ["--setenv", var, str(scratch / sub)]
+    conn = scratch / "ipc" / "connection.json"
+    inner = []
+    if as_root:
+        # The connection file Jupyter wrote is root's (0600): give the kernel a readable copy,
+        # then become nobody with no capabilities at all.
+        inner += [shutil.which("setpriv"), f"--reuid={NOBODY[0]}", f"--regid={NOBODY[1]}",
+                  "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        nproc = MAX_PROCESSES
+    else:
+        nproc = _user_processes(os.getuid()) + MAX_PROCESSES
     prlimit = shutil.which("prlimit")
     if prlimit:
-        argv += [prlimit, f"--as={MEMORY_MB * 1024 * 1024}", "--"]
-    argv += [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        inner += [prlimit, f"--as={MEMORY_MB * 1024 * 1024}", f"--nproc={nproc}",
+                  f"--fsize={FILE_MB * 1024 * 1024}", "--"]
+    inner += [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn)]
+    script = ('cp "$1" "$2" && chmod 0644 "$2" && shift 2 && exec "$@"')
+    argv += ["/bin/sh", "-c", script, "sh", "{connection_file}", str(conn), *inner]
     return argv
 
 
-def prepare(root: Path, workdir: Path) -> tuple[Path, dict, list[str]]:
+FILE_MB = int(os.environ.get("RNNCOURSE_FILE_MB", "256"))
+"""The largest file the kernel may write, in MiB."""
+
+
+def prepare(root: Path, lesson: str) -> tuple[Path, dict, list[str]]:
     """Make a scratch folder and kernel spec for one submission.
+
+    The kernel works in ``<scratch>/work``, a throwaway folder holding a copy of the lesson's
+    data files from ``lessons/<lesson>/``: nothing it writes there (a symlink, a huge file) is
+    ever read or copied by nbgrader, which writes the graded notebook elsewhere.
 
     Returns:
         scratch: the folder to delete afterwards.
@@ -90,18 +159,30 @@ def prepare(root: Path, workdir: Path) -> tuple[Path, dict, list[str]]:
         args: nbgrader options that select the kernel and the ipc transport.
     """
     scratch = Path(tempfile.mkdtemp(prefix="rnngrade-")).resolve()
-    for sub in ("home", "ipython", "mpl", "tmp", "runtime", "ipc"):
+    for sub in ("home", "ipython", "mpl", "tmp", "runtime", "ipc", "work"):
         (scratch / sub).mkdir()
-    workdir.mkdir(parents=True, exist_ok=True)
+    released = root / "lessons" / lesson
+    if released.is_dir():
+        for item in released.iterdir():
+            if item.is_file() and not item.is_symlink() and item.suffix != ".ipynb":
+                shutil.copy(item, scratch / "work" / item.name)
     spec_dir = scratch / "share" / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    spec = {"argv": kernel_argv(root, workdir, scratch), "display_name": "Python 3 (sandbox)",
+    spec = {"argv": kernel_argv(root, scratch / "work", scratch),
+            "display_name": "Python 3 (sandbox)",
             "language": "python", "metadata": {"debugger": False},
             # bwrap does not forward SIGINT: ask ipykernel to interrupt itself.
             "interrupt_mode": "message"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    if os.geteuid() == 0:
+        os.chmod(scratch, 0o755)
+        for sub in ("home", "ipython", "mpl", "tmp", "ipc", "work"):
+            for dirpath, dirnames, filenames in os.walk(scratch / sub):
+                os.chown(dirpath, *NOBODY)
+                for f in filenames:
+                    os.chown(os.path.join(dirpath, f), *NOBODY)
     env = {"JUPYTER_PATH": str(scratch / "share" / "jupyter"),
            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime")}
-    args = [f"--GuardedExecute.kernel_name={KERNEL_NAME}", "--GuardedExecute.kernel_transport=ipc",
-            f"--GuardedExecute.kernel_ip={scratch / 'ipc' / 'kernel'}"]
+    args = [f"--IsolatedExecute.kernel_name={KERNEL_NAME}", "--IsolatedExecute.kernel_transport=ipc",
+            f"--IsolatedExecute.kernel_ip={scratch / 'ipc' / 'kernel'}"]
     return scratch, env, args

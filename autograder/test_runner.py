@@ -1,0 +1,109 @@
+"""The grader process: runs a notebook's test cells outside the learner's kernel.
+
+``IsolatedExecute`` (isolated_execute.py) starts one of these per graded notebook and talks to
+it in JSON lines over stdin/stdout:
+
+    -> {"op": "connect", "info": <kernel connection info>, "timeout": 60}
+    <- {"ok": true}
+    -> {"op": "run", "source": <test cell source>}
+    <- {"status": "ok" | "error", "stdout": "...", "ename": ..., "evalue": ..., "timeout": bool}
+
+Each test cell runs in a fresh namespace in which every name the cell does not bind is a
+:class:`rnnkit.testing.remote.Remote` for the learner's object in the kernel. The cell's
+imports (numpy, torch, rnnkit) are this process's own: the learner's code cannot reach them,
+and the cell's source, its expected values and its frames never exist in the kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import traceback
+import warnings
+
+MAX_STDOUT = 20_000
+
+
+class _Capped(io.StringIO):
+    def write(self, s):
+        if self.tell() < MAX_STDOUT:
+            return super().write(s[: MAX_STDOUT - self.tell()])
+        return len(s)
+
+
+def _message(err: BaseException) -> str:
+    text = str(err)
+    if not text and isinstance(err, NotImplementedError):
+        text = "not written yet: the answer cell still raises NotImplementedError"
+    return text
+
+
+def run_cell(channel, source: str) -> dict:
+    from rnnkit.testing import remote
+    out = _Capped()
+    result = {"status": "ok"}
+    try:
+        code = compile(source, "<test cell>", "exec")
+        ns = remote.namespace(channel, source)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exec(code, ns)
+    except remote.KernelTimeout as err:
+        result = {"status": "error", "ename": "CellTimeoutError", "evalue": str(err),
+                  "timeout": True}
+    except Exception as err:
+        name = type(err).__name__
+        if isinstance(err, remote.LearnerError):
+            name = "Error"
+        result = {"status": "error", "ename": name, "evalue": _message(err)}
+    except BaseException as err:      # SystemExit from a test cell: a failed test, not a crash
+        result = {"status": "error", "ename": type(err).__name__, "evalue": _message(err)}
+    result["stdout"] = out.getvalue()
+    return result
+
+
+def main() -> int:
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)                 # stray writes to fd 1 must not corrupt the protocol
+    sys.stdout = sys.stderr
+    warnings.simplefilter("ignore")
+    import numpy  # noqa: F401  (warm up while the kernel starts)
+    import torch  # noqa: F401
+    import rnnkit.checks  # noqa: F401
+    from rnnkit.testing import remote
+    torch.set_num_threads(int(os.environ.get("RNNCOURSE_GRADER_THREADS", "1")))
+    channel = None
+    for line in sys.stdin:
+        try:
+            req = json.loads(line)
+        except ValueError:
+            continue
+        if req.get("op") == "connect":
+            channel = remote.Channel(req["info"], timeout=float(req.get("timeout", 60)))
+            reply = {"ok": True}
+        elif req.get("op") == "run":
+            if channel is None:
+                reply = {"status": "error", "ename": "GraderError", "evalue": "no kernel"}
+            else:
+                try:
+                    reply = run_cell(channel, req["source"])
+                except BaseException:             # never die silently: report it
+                    reply = {"status": "error", "ename": "GraderError",
+                             "evalue": traceback.format_exc(limit=3)[-2000:]}
+        elif req.get("op") == "quit":
+            break
+        else:
+            reply = {"error": "unknown op"}
+        proto.write(json.dumps(reply) + "\n")
+        proto.flush()
+    if channel is not None:
+        channel.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
