@@ -56,12 +56,57 @@ def _env() -> dict:
     return env
 
 
+NBGRADER_MEMORY_MB = int(os.environ.get("RNNCOURSE_NBGRADER_MEMORY_MB", "3072"))
+"""Address-space limit of each nbgrader process, which receives the kernel's outputs."""
+
+
+def _limit_memory():                       # runs in the nbgrader child before exec
+    import resource
+    if NBGRADER_MEMORY_MB > 0:
+        size = NBGRADER_MEMORY_MB * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+
 def nbgrader(*args: str, timeout: float | None = None,
              env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``nbgrader <args>`` from the autograder folder, capturing its log."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
     return subprocess.run(cmd, cwd=AUTOGRADER, env={**_env(), **(env or {})},
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=_limit_memory if args and args[0] == "autograde" else None)
+
+
+def _seed_salt(student: str, lesson: str) -> str:
+    """The per-submission salt of the hidden tests' seeds: fixed for a student and lesson."""
+    import zlib
+    return str(zlib.crc32(f"{student}/{lesson}".encode()) % 1_000_003)
+
+
+def clean_submission(student: str, lesson: str) -> str | None:
+    """Make a submitted folder safe for nbgrader, which runs outside the sandbox.
+
+    Symbolic links are removed (nbgrader would follow them: a notebook linked to the gradebook
+    would be overwritten by the graded notebook), and the notebook must be a regular file.
+    Returns why the submission cannot be graded, or None.
+    """
+    folder = SUBMITTED / student / lesson
+    if folder.is_symlink():
+        folder.unlink()
+        return "the submission folder was a symbolic link (removed)"
+    removed = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                path.unlink()
+                removed.append(str(path.relative_to(folder)))
+    notebook = folder / f"{lesson}.ipynb"
+    if removed and not notebook.exists():
+        return (f"the notebook was a symbolic link, not a file (removed: {', '.join(removed)}); "
+                f"submit the notebook itself")
+    if not notebook.is_file():
+        return f"{notebook.name} is not a regular file"
+    return None
 
 
 def _check(proc: subprocess.CompletedProcess, what: str) -> None:
@@ -125,7 +170,7 @@ _ERROR_FLAGS = {
     "MemoryError": "out of memory",
     "_ArrayMemoryError": "out of memory",
     "OutOfMemoryError": "out of memory",
-    "TamperingDetected": "tampering",
+    "GraderError": "grader error",
     "NotRun": "not run",
 }
 
@@ -154,7 +199,7 @@ def _modified_cells(student: str, lesson: str) -> bool:
 
 
 def _flags(student: str, lesson: str) -> list[str]:
-    """What the executed notebook shows: timeouts, a dead kernel, tampering, edited tests."""
+    """What the executed notebook shows: timeouts, a dead kernel, edited tests."""
     nb_path = AUTOGRADED / student / lesson / f"{lesson}.ipynb"
     if not nb_path.exists():
         return ["not graded"]
@@ -171,7 +216,11 @@ def _flags(student: str, lesson: str) -> list[str]:
 def grade_one(student: str, lesson: str, threads: int | None = None,
               sandboxed: bool = True) -> tuple[bool, str]:
     """Autograde one submission (in the sandbox when ``sandboxed``); return (ok, a log line)."""
-    extra_env, extra_args, scratch = {}, [], None
+    problem = clean_submission(student, lesson)
+    if problem:
+        _zero(student, lesson)
+        return False, f"{student}/{lesson}: NOT graded ({problem}); every test scores 0"
+    extra_env, extra_args, scratch = {"RNNCOURSE_SEED_SALT": _seed_salt(student, lesson)}, [], None
     if sandboxed:
         scratch, extra_env, extra_args = sandbox.prepare(ROOT, lesson)
     if threads:
@@ -200,6 +249,19 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
         return False, (f"{student}/{lesson}: graded in {took:.1f} s, but the notebook did not run "
                        f"cleanly ({reason.strip()}); what did not run scores 0{note}")
     return True, f"{student}/{lesson}: graded in {took:.1f} s{note}"
+
+
+def _zero(student: str, lesson: str) -> None:
+    """Record a submission that cannot be graded with 0 on every autograded cell."""
+    from nbgrader.api import Gradebook
+    with Gradebook(DB_URL) as gb:
+        sub = gb.update_or_create_submission(lesson, student)
+        for nb in sub.notebooks:
+            for grade in nb.grades:
+                if grade.auto_score is None and grade.cell.cell_type == "code":
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+        gb.db.commit()
 
 
 def _ensure_students(names: set[str]) -> None:
