@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -64,7 +65,9 @@ def _limit_memory():                       # runs in the nbgrader child before e
     import resource
     if NBGRADER_MEMORY_MB > 0:
         size = NBGRADER_MEMORY_MB * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+        # The soft limit only: the processes nbgrader starts set limits of their own.
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        resource.setrlimit(resource.RLIMIT_AS, (size if hard < 0 else min(size, hard), hard))
 
 
 def nbgrader(*args: str, timeout: float | None = None,
@@ -213,6 +216,9 @@ def _flags(student: str, lesson: str) -> list[str]:
     return sorted(flags)
 
 
+_SLOTS: "queue.Queue[int]" = None
+
+
 def grade_one(student: str, lesson: str, threads: int | None = None,
               sandboxed: bool = True) -> tuple[bool, str]:
     """Autograde one submission (in the sandbox when ``sandboxed``); return (ok, a log line)."""
@@ -220,9 +226,20 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
     if problem:
         _zero(student, lesson)
         return False, f"{student}/{lesson}: NOT graded ({problem}); every test scores 0"
-    extra_env, extra_args, scratch = {"RNNCOURSE_SEED_SALT": _seed_salt(student, lesson)}, [], None
+    extra_env = {"RNNCOURSE_SEED_SALT": _seed_salt(student, lesson)}
+    slot = _SLOTS.get() if _SLOTS is not None else 0       # held until this submission is done
+    try:
+        return _grade_in_slot(student, lesson, threads, sandboxed, slot, extra_env)
+    finally:
+        if _SLOTS is not None:
+            _SLOTS.put(slot)
+
+
+def _grade_in_slot(student, lesson, threads, sandboxed, slot, extra_env):
+    extra_args, scratch = [], None
     if sandboxed:
-        scratch, extra_env, extra_args = sandbox.prepare(ROOT, lesson)
+        scratch, env_, extra_args = sandbox.prepare(ROOT, lesson, slot)
+        extra_env.update(env_)
     if threads:
         extra_env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     start = time.monotonic()
@@ -296,6 +313,10 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1) 
     sandboxed = sandbox_status()
     jobs = max(1, min(jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    global _SLOTS
+    _SLOTS = queue.Queue()
+    for k in range(jobs):
+        _SLOTS.put(k)
     failed = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(grade_one, s, l, threads, sandboxed) for s, l in todo]

@@ -67,6 +67,9 @@ class GraderProcess:
             import resource
             if memory_mb > 0:
                 size = memory_mb * 1024 * 1024
+                hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+                if hard >= 0:
+                    size = min(size, hard)
                 resource.setrlimit(resource.RLIMIT_AS, (size, size))
         env = dict(os.environ)
         env.pop("NBGRADER_EXECUTION", None)
@@ -222,15 +225,30 @@ class IsolatedExecute(Execute):
         if reply.get("timeout"):
             self._interrupt()
 
-    def _interrupt(self) -> None:
-        """Interrupt the learner's code still running in the kernel and wait until it is idle."""
+    def _interrupt(self, send: bool = True) -> None:
+        """Interrupt the learner's code still running in the kernel and wait until it is idle.
+
+        A kernel that still does not answer (its code ignores interrupts) would make every
+        later cell wait for its time limit: the rest of the notebook is not run instead.
+        """
+        original, index = self.timeout, 0
+        probe = NotebookNode(cell_type="code", source="pass", metadata={}, outputs=[],
+                             execution_count=None, id="interrupt-probe")
+        saved = self.nb.cells[index]
         try:
-            run_sync(self.km.interrupt_kernel)()
-            probe = NotebookNode(cell_type="code", source="pass", metadata={}, outputs=[],
-                                 execution_count=None, id="interrupt-probe")
-            self.execute_cell(probe, 0, store_history=False)
-        except Exception as err:       # a kernel that does not come back is caught by the next cell
-            self.log.warning("could not interrupt the kernel: %s", err)
+            if send:
+                run_sync(self.km.interrupt_kernel)()
+            self.timeout = 10
+            self.execute_cell(probe, index, store_history=False)
+        except Exception as err:
+            self.log.warning("the kernel did not stop after an interrupt: %s", err)
+        finally:
+            self.timeout = original
+            self.nb.cells[index] = saved
+        if any(o.get("ename") == "CellTimeoutError" for o in probe.get("outputs", [])
+               if o.get("output_type") == "error"):
+            self._stopped = ("not run: the notebook's code did not stop when it was "
+                             "interrupted after its time limit")
 
     # -- the loop ---------------------------------------------------------------------------
     def preprocess_cell(self, cell, resources, index):
@@ -249,6 +267,9 @@ class IsolatedExecute(Execute):
                 self._run_test(cell, index)
                 return cell, resources
             cell, resources = super().preprocess_cell(cell, resources, index)
+            if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
+                   for o in cell.get("outputs", [])):
+                self._interrupt(send=False)         # nbclient interrupted it: did it stop?
         except DeadKernelError as err:
             self._stopped = "not run: the kernel died in an earlier cell"
             cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"]

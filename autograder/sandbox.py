@@ -11,7 +11,7 @@ command runs the usual IPython kernel inside ``bwrap``:
   copy of the lesson's data files, HOME, IPYTHONDIR, MPLCONFIGDIR, the kernel's sockets) and
   the private, empty ``/tmp``; nbgrader never reads what the kernel leaves there;
 * its own PID namespace (nothing it starts survives it, and it cannot see or open other
-  processes through ``/proc``), as root a switch to ``nobody`` with every capability dropped,
+  processes through ``/proc``), as root a switch to an unprivileged uid of its own with every capability dropped,
   and a process limit;
 * no network (``--unshare-net``): the kernel talks to nbgrader over Unix sockets (ipc);
 * an address-space limit (``prlimit --as``), so a memory bomb ends in ``MemoryError`` or a dead
@@ -63,8 +63,9 @@ def _runtime_paths() -> list[Path]:
     return paths
 
 
-NOBODY = (65534, 65534)
-"""The uid and gid a kernel runs as when grading runs as root."""
+FIRST_UID = int(os.environ.get("RNNCOURSE_SANDBOX_UID", "61000"))
+"""As root, the kernel of grading slot k runs as uid and gid FIRST_UID + k: an account of its
+own with no files, so the process limit of one submission never starves another's."""
 
 MAX_PROCESSES = int(os.environ.get("RNNCOURSE_MAX_PROCESSES", "256"))
 
@@ -81,13 +82,13 @@ def _user_processes(uid: int) -> int:
     return n
 
 
-def kernel_argv(root: Path, workdir: Path, scratch: Path) -> list[str]:
+def kernel_argv(root: Path, workdir: Path, scratch: Path, uid: int = FIRST_UID) -> list[str]:
     """The kernel command: ipykernel inside bwrap, with ``{connection_file}`` for Jupyter.
 
     The sandbox has its own PID, IPC and UTS namespaces and no network; when its first process
     ends, the kernel ends every process left in the namespace (a double fork does not survive
-    its submission). As root, the kernel runs as ``nobody`` with no capabilities, so it can
-    neither remount, nor trace, nor escape the process limit.
+    its submission). As root, the kernel runs as an unprivileged uid with no capabilities, so it can
+    neither remount, nor trace, nor escape the process limit (an unprivileged uid of its own).
     """
     root = root.resolve()
     as_root = os.geteuid() == 0
@@ -97,8 +98,8 @@ def kernel_argv(root: Path, workdir: Path, scratch: Path) -> list[str]:
              if k.exists()]
     made = set()
     if as_root:
-        # root's home is 0700, which nobody cannot cross: hide it and bind back what Python
-        # needs, through folders nobody may enter.
+        # root's home is 0700, which the kernel's uid cannot cross: hide it and bind back what Python
+        # needs, through folders anyone may enter.
         argv += ["--tmpfs", "/root"]
         for keep in keeps:
             if keep.is_relative_to("/root"):
@@ -126,8 +127,8 @@ def kernel_argv(root: Path, workdir: Path, scratch: Path) -> list[str]:
     inner = []
     if as_root:
         # The connection file Jupyter wrote is root's (0600): give the kernel a readable copy,
-        # then become nobody with no capabilities at all.
-        inner += [shutil.which("setpriv"), f"--reuid={NOBODY[0]}", f"--regid={NOBODY[1]}",
+        # then become the slot's own uid with no capabilities at all.
+        inner += [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}",
                   "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
         nproc = MAX_PROCESSES
     else:
@@ -146,7 +147,7 @@ FILE_MB = int(os.environ.get("RNNCOURSE_FILE_MB", "256"))
 """The largest file the kernel may write, in MiB."""
 
 
-def prepare(root: Path, lesson: str) -> tuple[Path, dict, list[str]]:
+def prepare(root: Path, lesson: str, slot: int = 0) -> tuple[Path, dict, list[str]]:
     """Make a scratch folder and kernel spec for one submission.
 
     The kernel works in ``<scratch>/work``, a throwaway folder holding a copy of the lesson's
@@ -168,7 +169,8 @@ def prepare(root: Path, lesson: str) -> tuple[Path, dict, list[str]]:
                 shutil.copy(item, scratch / "work" / item.name)
     spec_dir = scratch / "share" / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    spec = {"argv": kernel_argv(root, scratch / "work", scratch),
+    uid = FIRST_UID + slot
+    spec = {"argv": kernel_argv(root, scratch / "work", scratch, uid),
             "display_name": "Python 3 (sandbox)",
             "language": "python", "metadata": {"debugger": False},
             # bwrap does not forward SIGINT: ask ipykernel to interrupt itself.
@@ -178,9 +180,9 @@ def prepare(root: Path, lesson: str) -> tuple[Path, dict, list[str]]:
         os.chmod(scratch, 0o755)
         for sub in ("home", "ipython", "mpl", "tmp", "ipc", "work"):
             for dirpath, dirnames, filenames in os.walk(scratch / sub):
-                os.chown(dirpath, *NOBODY)
+                os.chown(dirpath, uid, uid)
                 for f in filenames:
-                    os.chown(os.path.join(dirpath, f), *NOBODY)
+                    os.chown(os.path.join(dirpath, f), uid, uid)
     env = {"JUPYTER_PATH": str(scratch / "share" / "jupyter"),
            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime")}
     args = [f"--IsolatedExecute.kernel_name={KERNEL_NAME}", "--IsolatedExecute.kernel_transport=ipc",

@@ -49,6 +49,22 @@ def _target(spec):
     return _handle(spec["handle"])
 
 
+def _op(name: str):
+    """An operation of :data:`rnnkit.testing.ops.OPS`; harness modules of rnnkit.testing may
+    register their own there, so they are imported when a name is not found."""
+    from rnnkit.testing.ops import OPS
+    if name not in OPS:
+        import importlib
+        import pkgutil
+
+        import rnnkit.testing
+        for info in pkgutil.iter_modules(rnnkit.testing.__path__):
+            importlib.import_module(f"rnnkit.testing.{info.name}")
+    if name not in OPS:
+        raise KeyError(f"no grading operation named {name!r}")
+    return OPS[name]
+
+
 def serve(request: str) -> str:
     """Run one request and return the JSON answer ``{"ok": value}`` or ``{"error": ...}``."""
     enc = codec.Encoder(keep=_keep, tensors_as_arrays=True)
@@ -59,8 +75,7 @@ def serve(request: str) -> str:
         kwargs = dec.decode(req.get("kwargs", {"__dict__": []}))
         op = req["op"]
         if op == "op":
-            from rnnkit.testing.ops import OPS
-            result = OPS[req["name"]](*args, **kwargs)
+            result = _op(req["name"])(*args, **kwargs)
         else:
             target = _target(req["target"])
             if op == "ref":

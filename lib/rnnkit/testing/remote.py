@@ -88,6 +88,8 @@ class Channel:
             if ename == "KeyboardInterrupt":
                 raise KernelTimeout(f"your code did not return within {self.timeout:g} s")
             kind = getattr(builtins, ename, None)
+            if ename == "NotImplementedError" and not evalue.strip():
+                evalue = "not written yet: the answer cell still raises NotImplementedError"
             message = evalue + (f" (raised at {where} in your code)" if where else "")
             if isinstance(kind, type) and issubclass(kind, Exception) and \
                     kind.__module__ == "builtins" and kind not in (SystemExit,):
