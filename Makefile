@@ -7,6 +7,7 @@
 #   make export     grades CSV in autograder/grades.csv
 #   make check      a learner's self-check: LESSON=01_rnn grades lessons/01_rnn with every test
 #   make bench      time every lesson in learner and grading mode, and parallel grading
+#   make experiments  rerun lesson 05's long sweeps into solutions/05_lstm_vs_gru/results.json
 
 PYTHON ?= python3
 VENV   := .venv
@@ -25,7 +26,7 @@ student_arg = $(if $(STUDENT),--student $(STUDENT))
 
 JOBS ?= 1
 
-.PHONY: venv sandbox lab test release grade feedback export report check bench clean-grading
+.PHONY: venv sandbox lab test release grade feedback export report check bench experiments clean-grading
 
 venv: $(STAMP)
 
@@ -77,6 +78,11 @@ check: venv sandbox
 bench: venv sandbox
 	$(PY) tests/bench_lessons.py $(if $(LESSON),$(LESSON))
 	$(PY) tests/bench_grading.py
+
+# Lesson 05's sweeps (several T, seeds and data sizes): too long for the notebook, so they are
+# run here, written beside the lesson, and released with it (then run `make release`).
+experiments: venv
+	$(PY) -m rnnkit.experiments --out solutions/05_lstm_vs_gru/results.json
 
 clean-grading:
 	rm -rf autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db autograder/grades.csv

@@ -242,6 +242,7 @@ class IsolatedExecute(Execute):
             self.execute_cell(probe, index, store_history=False)
         except Exception as err:
             self.log.warning("the kernel did not stop after an interrupt: %s", err)
+            probe.outputs = [_error("CellTimeoutError", str(err))]
         finally:
             self.timeout = original
             self.nb.cells[index] = saved
@@ -266,7 +267,10 @@ class IsolatedExecute(Execute):
             if is_test_cell(cell):
                 self._run_test(cell, index)
                 return cell, resources
-            cell, resources = super().preprocess_cell(cell, resources, index)
+            try:
+                cell, resources = super().preprocess_cell(cell, resources, index)
+            except TimeoutError as err:                # no reply even after an interrupt
+                cell.outputs = list(cell.get("outputs", [])) + [_error("CellTimeoutError", str(err))]
             if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
                    for o in cell.get("outputs", [])):
                 self._interrupt(send=False)         # nbclient interrupted it: did it stop?
@@ -279,6 +283,29 @@ class IsolatedExecute(Execute):
                 f"memory or called os._exit. Cells after it were not run."))
             self.log.warning("kernel died in cell %s", index)
         return cell, resources
+
+
+class DropDuplicateIds(NbGraderPreprocessor):
+    """Keep the last cell of each grade id and make earlier copies plain cells.
+
+    A learner who pasted an answer cell twice submits two cells with the same nbgrader
+    metadata. nbgrader's own ``DeduplicateIds`` leaves an empty ``nbgrader`` entry on the copy,
+    on which ``OverwriteCells`` then fails and the whole notebook goes ungraded; here the entry
+    is removed, so the copy runs as an ordinary cell and the notebook is graded.
+    """
+
+    def preprocess(self, nb, resources):
+        seen = set()
+        for cell in reversed(nb.cells):
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid is None:
+                continue
+            if gid in seen:
+                self.log.warning("cell %s appears more than once: the last copy is graded", gid)
+                del cell.metadata["nbgrader"]
+            else:
+                seen.add(gid)
+        return nb, resources
 
 
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)

@@ -46,10 +46,15 @@ c.OverwriteCells.add_missing_cells = True
 import sys  # noqa: E402
 
 sys.path.insert(0, here if os.path.isdir(here) else os.path.dirname(os.path.abspath(__file__)))
-from isolated_execute import HideHiddenTests, IsolatedExecute  # noqa: E402
+from isolated_execute import DropDuplicateIds, HideHiddenTests, IsolatedExecute  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,  # noqa: E402
-                                    LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
+                                    IgnorePattern, LimitOutput, OverwriteCells,
+                                    OverwriteKernelspec, SaveAutoGrades)
+
+# A pasted copy of an answer cell is graded as an ordinary cell, not a reason to skip the notebook.
+c.Autograde.sanitize_preprocessors = [ClearOutput, DropDuplicateIds, OverwriteKernelspec,
+                                      OverwriteCells, CheckCellMetadata]
 
 c.Autograde.autograde_preprocessors = [
     IsolatedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,

@@ -90,8 +90,37 @@ def test_every_answer_cell_is_followed_by_a_test_cell_with_a_visible_assert(less
             src = "".join(cell["source"])
             visible = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", src, flags=re.S)
             assert meta.get("points", 0) > 0, f"{lesson}: test cell {meta['grade_id']} has no points"
-            assert re.search(r"\bassert\b|check_\w+\(", visible), \
-                f"{lesson}: test cell {meta['grade_id']} has no visible assert"
+            assert re.search(r"\btests\.\w+\(", visible), \
+                f"{lesson}: test cell {meta['grade_id']} calls no harness of rnnkit.testing " \
+                f"outside its hidden block (a blank lesson must fail it)"
+
+
+@pytest.mark.parametrize("lesson", lesson_ids())
+def test_test_cells_are_short_and_use_only_the_learners_exercises(lesson):
+    """A test cell reads as a few harness calls, and the only names of the notebook it uses are
+    the exercises' (the grader binds every other free name to the learner's kernel)."""
+    import ast
+    from rnnkit.testing.remote import free_names
+    sol = load_nb(REPO / "solutions" / lesson / f"{lesson}.ipynb")
+    exercises = set()
+    for cell in sol["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("solution") and cell["cell_type"] == "code":
+            tree = ast.parse("".join(cell["source"]))
+            exercises |= {n.name for n in tree.body
+                          if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    for cell in sol["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell["cell_type"] == "code":
+            src = "".join(cell["source"])
+            others = free_names(src) - exercises
+            assert not others, (f"{lesson}: test cell {meta['grade_id']} uses names of the "
+                                f"notebook that are not exercises: {sorted(others)}; import them "
+                                f"in the cell")
+            visible = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", src, flags=re.S)
+            lines = [l for l in visible.splitlines() if l.strip()]
+            assert len(lines) <= 20, (f"{lesson}: the visible part of {meta['grade_id']} has "
+                                      f"{len(lines)} lines; move the harness into rnnkit.testing")
 
 
 def _points(lesson):

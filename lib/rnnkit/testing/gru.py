@@ -1,0 +1,640 @@
+"""Harnesses for the test cells of lesson 04_gru (GRU: derivation and implementation).
+
+Every harness takes the learner's function or class as its first argument(s), builds its own
+data from a seed, computes the reference with torch in float64 (``torch.nn.GRUCell``,
+``torch.nn.GRU``, ``torch.nn.LSTMCell`` and their autograd) and compares with
+:mod:`rnnkit.checks`, whose messages name the output, the shapes, the largest error and a hint.
+They follow the rules of :mod:`rnnkit.testing`: the learner's objects are only called, their
+results only converted with :func:`rnnkit.testing.to_numpy` / :mod:`rnnkit.checks`.
+
+Conventions (those of the course): batch-first ``(N, T, D)``; weights in torch's layout
+``W_ih (3H, D)``, ``W_hh (3H, H)``, ``b_ih``, ``b_hh (3H,)`` with the gate blocks in the order
+r, z, n; the GRU equations in PyTorch's form::
+
+    r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)
+    z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)
+    n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))
+    h' = (1 - z) * n + z * h
+
+**The documented caches.** A backward is graded on its own: it is first called with the cache
+of the learner's forward; when that forward does not match torch (or its cache does not work
+with the backward), it is called with the cache that the forward's docstring documents, built
+here from reference values:
+
+* ``gru_step_forward``: ``(x, h_prev, W_ih, W_hh, r, z, n, hn)`` with ``hn = h_prev @ W_hn.T +
+  b_hn`` of shape ``(N, H)`` (the hidden part of the candidate's pre-activation, before ``r``);
+  ``x (N, D)``, ``h_prev``, ``r``, ``z``, ``n`` ``(N, H)``, the weights as given.
+* ``gru_forward``: the list of the ``T`` step caches, step ``t`` at index ``t``.
+
+**The modules** (``GRUCell``, ``LSTMCell``, ``GRU``) are loaded by the parameter names their
+docstrings fix: a cell holds ``ih = nn.Linear(D, G*H)`` and ``hh = nn.Linear(H, G*H)`` (rows in
+torch's gate order), so its ``state_dict`` keys are ``ih.weight``, ``ih.bias``, ``hh.weight``,
+``hh.bias``; the multi-layer ``GRU`` holds its cells in ``cells`` (an ``nn.ModuleList``) and has a
+method ``load_torch_state_dict(state_dict)`` that reads the keys of ``torch.nn.GRU``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit.checks import check_close, check_returns, check_shape
+from rnnkit.testing.ops import learner_autograd, to_numpy
+from rnnkit.torch_bridge import cell_from_numpy, layer_from_numpy, random_weights
+
+__all__ = [
+    "random_sizes", "step_data", "seq_data", "reference_step", "reference_forward",
+    "reference_step_cache", "reference_cache", "reference_step_grads", "reference_grads",
+    "step_forward", "forward", "step_backward", "backward", "gru_cell", "lstm_cell",
+    "cell_from_torch", "cell_to_torch", "gru_module", "cell_state_dict", "gru_cell_state_dict",
+]
+
+STEP_GRADS = ("dx", "dh_prev", "dW_ih", "dW_hh", "db_ih", "db_hh")
+SEQ_GRADS = ("dx", "dh0", "dW_ih", "dW_hh", "db_ih", "db_hh")
+
+# Tolerances: a float64 computation, and one that went through float32 somewhere.
+TOL64 = dict(rtol=1e-5, atol=1e-6)
+TOL32 = dict(rtol=1e-4, atol=1e-4)
+GRAD_TOL64 = dict(rtol=1e-5, atol=1e-7)
+GRAD_TOL32 = dict(rtol=1e-3, atol=1e-4)
+
+
+def _t(a) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a, dtype=np.float64))
+
+
+def _dtype_name(dtype) -> str:
+    return np.dtype(dtype).name
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------
+
+def random_sizes(n: int, seed: int, seq: bool = False, layers: bool = False,
+                 max_size: int = 7) -> list[dict]:
+    """``n`` random test cases: dicts with keys ``N, D, H, seed`` (and ``T`` when ``seq``,
+    ``num_layers`` when ``layers``), sizes between 1 and ``max_size``, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(n):
+        case = dict(N=int(rng.integers(1, max_size + 1)), D=int(rng.integers(1, max_size + 1)),
+                    H=int(rng.integers(1, max_size + 1)), seed=int(rng.integers(0, 2**31 - 1)))
+        if seq:
+            case["T"] = int(rng.integers(1, 9))
+        if layers:
+            case["num_layers"] = int(rng.integers(1, 4))
+        cases.append(case)
+    return cases
+
+
+def step_data(N: int, D: int, H: int, seed: int, scale: float = 1.0, dtype="float64"):
+    """Inputs of one step: ``x (N, D)``, ``h_prev (N, H)`` in (-1, 1), weights (dict of
+    ``W_ih (3H, D)``, ``W_hh (3H, H)``, ``b_ih``, ``b_hh (3H,)``, torch's init times ``scale``),
+    and an upstream gradient ``dh_next (N, H)``; all of ``dtype``."""
+    rng = np.random.default_rng(seed)
+    W = {k: (scale * v).astype(dtype) for k, v in random_weights("gru", D, H, seed=rng).items()}
+    x = rng.standard_normal((N, D)).astype(dtype)           # (N, D)
+    h = rng.uniform(-1, 1, (N, H)).astype(dtype)            # (N, H)
+    dh = rng.standard_normal((N, H)).astype(dtype)          # (N, H)
+    return x, h, W, dh
+
+
+def seq_data(N: int, T: int, D: int, H: int, seed: int, scale: float = 1.0, dtype="float64"):
+    """Inputs of a sequence: ``x (N, T, D)``, ``h0 (N, H)``, weights as :func:`step_data`, and
+    an upstream gradient ``dh (N, T, H)`` on every hidden state."""
+    rng = np.random.default_rng(seed)
+    W = {k: (scale * v).astype(dtype) for k, v in random_weights("gru", D, H, seed=rng).items()}
+    x = rng.standard_normal((N, T, D)).astype(dtype)        # (N, T, D)
+    h0 = rng.uniform(-1, 1, (N, H)).astype(dtype)           # (N, H)
+    dh = rng.standard_normal((N, T, H)).astype(dtype)       # (N, T, H)
+    return x, h0, W, dh
+
+
+def _weights(W):
+    return W["W_ih"], W["W_hh"], W["b_ih"], W["b_hh"]
+
+
+# ---------------------------------------------------------------------------------------------
+# references (torch, float64)
+# ---------------------------------------------------------------------------------------------
+
+def reference_step(x, h_prev, W) -> np.ndarray:
+    """``h_next (N, H)`` of ``torch.nn.GRUCell`` holding the weights ``W``, in float64."""
+    cell = cell_from_numpy("gru", *_weights(W), dtype=torch.float64)
+    with torch.no_grad():
+        return cell(_t(x), _t(h_prev)).numpy()
+
+
+def reference_forward(x, h0, W) -> np.ndarray:
+    """Every hidden state ``(N, T, H)`` (torch's ``output``) of a one-layer ``torch.nn.GRU``."""
+    layer = layer_from_numpy("gru", *_weights(W), dtype=torch.float64)
+    with torch.no_grad():
+        out, _ = layer(_t(x), _t(h0)[None])
+    return out.numpy()
+
+
+def reference_step_cache(x, h_prev, W) -> tuple:
+    """The cache documented by ``gru_step_forward``, from torch float64 values:
+    ``(x, h_prev, W_ih, W_hh, r, z, n, hn)``, gates and ``hn`` of shape ``(N, H)``."""
+    W_ih, W_hh, b_ih, b_hh = (_t(w) for w in _weights(W))
+    X, Hp = _t(x), _t(h_prev)
+    i_r, i_z, i_n = F.linear(X, W_ih, b_ih).chunk(3, dim=1)       # (N, H) each
+    h_r, h_z, h_n = F.linear(Hp, W_hh, b_hh).chunk(3, dim=1)      # (N, H) each
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    as64 = lambda a: np.asarray(a, dtype=np.float64).copy()
+    return (as64(x), as64(h_prev), as64(W["W_ih"]), as64(W["W_hh"]),
+            r.numpy(), z.numpy(), n.numpy(), h_n.numpy())
+
+
+def reference_cache(x, h0, W) -> list:
+    """The cache documented by ``gru_forward``: the list of the T step caches."""
+    cell = cell_from_numpy("gru", *_weights(W), dtype=torch.float64)
+    h = _t(h0)
+    caches = []
+    for t in range(np.shape(x)[1]):
+        caches.append(reference_step_cache(np.asarray(x)[:, t], h.numpy(), W))
+        with torch.no_grad():
+            h = cell(_t(np.asarray(x)[:, t]), h)
+    return caches
+
+
+def reference_step_grads(x, h_prev, W, dh_next) -> list:
+    """``[dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh]`` of ``L = sum(h_next * dh_next)`` by torch
+    autograd through ``torch.nn.GRUCell`` in float64."""
+    cell = cell_from_numpy("gru", *_weights(W), dtype=torch.float64)
+    X, Hp = (_t(a).requires_grad_(True) for a in (x, h_prev))
+    (cell(X, Hp) * _t(dh_next)).sum().backward()
+    return [g.grad.numpy().copy() for g in (X, Hp, cell.weight_ih, cell.weight_hh,
+                                            cell.bias_ih, cell.bias_hh)]
+
+
+def reference_grads(x, h0, W, dh) -> list:
+    """``[dx, dh0, dW_ih, dW_hh, db_ih, db_hh]`` of ``L = sum(h * dh)`` over every hidden state
+    ``h (N, T, H)``, by torch autograd through a one-layer ``torch.nn.GRU`` in float64."""
+    layer = layer_from_numpy("gru", *_weights(W), dtype=torch.float64)
+    X, H0 = (_t(a).requires_grad_(True) for a in (x, h0))
+    out, _ = layer(X, H0[None])
+    (out * _t(dh)).sum().backward()
+    return [g.grad.numpy().copy() for g in (X, H0, layer.weight_ih_l0, layer.weight_hh_l0,
+                                            layer.bias_ih_l0, layer.bias_hh_l0)]
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy exercises
+# ---------------------------------------------------------------------------------------------
+
+_HINT_STEP = ("Cut x @ W_ih.T + b_ih and h_prev @ W_hh.T + b_hh, each (N, 3H), into column "
+              "blocks r = [:, :H], z = [:, H:2H], n = [:, 2H:]. r and z add both parts and go "
+              "through the sigmoid; the candidate is n = tanh(x-part of n + r * (h_prev @ "
+              "W_hn.T + b_hn)): r multiplies the hidden part INCLUDING b_hn. Then h_next = "
+              "(1 - z) * n + z * h_prev (z keeps the old state, 1 - z writes the candidate).")
+
+
+def _call_step_forward(gru_step_forward, x, h, W):
+    out = gru_step_forward(x.copy(), h.copy(), *(w.copy() for w in _weights(W)))
+    return check_returns("gru_step_forward", out, 2, ("h_next", "cache"))
+
+
+def step_forward(gru_step_forward, N: int, D: int, H: int, seed: int, scale: float = 1.0,
+                 dtype="float64") -> None:
+    """Check ``gru_step_forward(x, h_prev, W_ih, W_hh, b_ih, b_hh) -> (h_next, cache)`` against
+    ``torch.nn.GRUCell`` with the same weights.
+
+    Shapes: ``x (N, D)``, ``h_prev (N, H)``, ``W_ih (3H, D)``, ``W_hh (3H, H)``, ``b_ih``,
+    ``b_hh (3H,)`` -> ``h_next (N, H)``; the cache is not inspected. ``dtype="float32"``
+    passes float32 inputs and loosens the tolerance.
+    """
+    x, h, W, _ = step_data(N, D, H, seed, scale, dtype)
+    h_next, _ = _call_step_forward(gru_step_forward, x, h, W)
+    where = f" (N={N}, D={D}, H={H}, {_dtype_name(dtype)} inputs)"
+    tol = TOL32 if _dtype_name(dtype) == "float32" else TOL64
+    check_close("h_next from gru_step_forward" + where, h_next, reference_step(x, h, W),
+                hint=_HINT_STEP, **tol)
+
+
+_HINT_SHAPE = ("h holds one state per step: shape (N, T, H), batch-first, with h[:, t] the "
+               "state AFTER reading x[:, t]; h0 is not included.")
+_HINT_SEQ = ("h[:, t] is the hidden state after reading x[:, t]: step t reads x[:, t] and the "
+             "h_next of step t-1 (h0 for t = 0). If test_gru_step_forward passes, look at the "
+             "loop: the index of x, the state passed on, and where it is stored.")
+
+
+def forward(gru_forward, N: int, T: int, D: int, H: int, seed: int, scale: float = 1.0,
+            dtype="float64") -> None:
+    """Check ``gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh) -> (h, cache)`` against a one-layer
+    ``torch.nn.GRU(batch_first=True)``: ``x (N, T, D)``, ``h0 (N, H)`` -> ``h (N, T, H)``
+    (torch's ``output``; ``h[:, -1]`` is its ``h_n``)."""
+    x, h0, W, _ = seq_data(N, T, D, H, seed, scale, dtype)
+    out = gru_forward(x.copy(), h0.copy(), *(w.copy() for w in _weights(W)))
+    h, _ = check_returns("gru_forward", out, 2, ("h", "cache"))
+    where = f" (N={N}, T={T}, D={D}, H={H}, {_dtype_name(dtype)} inputs)"
+    h = check_shape("h from gru_forward" + where, h, (N, T, H), hint=_HINT_SHAPE)
+    ref = reference_forward(x, h0, W)
+    tol = TOL32 if _dtype_name(dtype) == "float32" else TOL64
+    check_close("h[:, -1] from gru_forward, against torch's h_n" + where, h[:, -1], ref[:, -1],
+                hint=_HINT_SEQ, **tol)
+    check_close("h from gru_forward, against torch's output" + where, h, ref, hint=_HINT_SEQ,
+                **tol)
+
+
+_STEP_HINTS = {
+    "db_ih": ("With dn = dh_next * (1 - z) and dz = dh_next * (h_prev - n): the input-side "
+              "pre-activation gradients are [da_r, da_z, da_n] side by side in the order r, z, "
+              "n, with da_n = dn * (1 - n**2), da_z = dz * z * (1 - z), da_r = (da_n * hn) * "
+              "r * (1 - r), hn = h_prev @ W_hn.T + b_hn; db_ih is their sum over the batch."),
+    "db_hh": ("b_hh does NOT get the same gradient as b_ih in a GRU: its r and z blocks are "
+              "da_r and da_z as for b_ih, but its n block is da_n * r, because b_hn sits "
+              "inside r * (h_prev @ W_hn.T + b_hn)."),
+    "dx": "dx = [da_r, da_z, da_n] @ W_ih, (N, 3H) @ (3H, D).",
+    "dh_prev": ("dh_prev has a direct term dh_next * z (from h_next = ... + z * h_prev) plus "
+                "[da_r, da_z, da_n * r] @ W_hh, (N, 3H) @ (3H, H): the n block of the hidden "
+                "side is multiplied by r."),
+    "dW_ih": "dW_ih = [da_r, da_z, da_n].T @ x, (3H, N) @ (N, D): summed over the batch.",
+    "dW_hh": "dW_hh = [da_r, da_z, da_n * r].T @ h_prev, (3H, N) @ (N, H).",
+}
+_STEP_ORDER = ("db_ih", "db_hh", "dx", "dh_prev", "dW_ih", "dW_hh")
+
+_LOOP = ("Go t = T-1, ..., 0. At step t the gradient on h is dh[:, t] + the dh_prev returned "
+         "by step t+1 (zeros at t = T-1). ")
+_SEQ_HINTS = {
+    "dx": _LOOP + "dx[:, t] is the dx of step t; an off-by-one in t or a gradient that is not "
+                  "carried from step to step shows up here first.",
+    "dh0": _LOOP + "dh0 is the dh_prev returned by step t = 0.",
+    "dW_ih": "The weights are shared by all steps: dW_ih is the SUM of the step gradients over t.",
+    "dW_hh": "dW_hh is the SUM over t of the step gradients (each uses its own h_prev).",
+    "db_ih": "db_ih is the SUM over t of the step gradients.",
+    "db_hh": "db_hh is the SUM over t of the step gradients (not a copy of db_ih in a GRU).",
+}
+_SEQ_ORDER = ("dx", "dh0", "dW_ih", "dW_hh", "db_ih", "db_hh")
+
+
+def _forward_quality(got, ref) -> tuple[str, float]:
+    """'float64' (matches torch to rounding), 'float32' (within float32 precision) or 'wrong'."""
+    try:
+        arr = np.asarray(to_numpy(got), dtype=np.float64)
+    except (TypeError, ValueError):
+        return "wrong", float("inf")
+    if arr.shape != ref.shape or not np.all(np.isfinite(arr)):
+        return "wrong", float("inf")
+    err = float(np.max(np.abs(arr - ref))) if arr.size else 0.0
+    if err <= 1e-9:
+        return "float64", err
+    if err <= 1e-4:
+        return "float32", err
+    return "wrong", err
+
+
+def _compare_grads(fname, got, expected, names, order, hints, where, tol):
+    got = check_returns(fname, got, len(names), names)
+    for name in order:
+        k = names.index(name)
+        check_close(f"{name} from {fname}{where}", got[k], expected[k], hint=hints[name], **tol)
+
+
+def _grade_backward(fname, fwd_name, call_learner_forward, ref_out, documented_cache,
+                    call_backward, expected, names, order, hints, where):
+    """Try the learner's backward on the learner's cache, then on the documented cache."""
+    try:
+        out = call_learner_forward()
+        fwd = check_returns(fwd_name, out, 2)
+        quality, err = _forward_quality(fwd[0], ref_out)
+    except Exception as exc:                      # the forward raised (or is not written yet)
+        fwd, quality, err = None, "raised", str(exc)
+    first = None
+    if quality in ("float64", "float32"):
+        tol = GRAD_TOL64 if quality == "float64" else GRAD_TOL32
+        try:
+            _compare_grads(fname, call_backward(fwd[1]), expected, names, order, hints,
+                           where + f" (called with the cache of your {fwd_name})", tol)
+            return f"on the cache of your {fwd_name}"
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            first = exc
+        case = (f"Your {fwd_name} matches torch, but {fname} failed on its cache:\n  "
+                f"{type(first).__name__}: {first}\nIt was then called with the cache documented "
+                f"in the docstring of {fwd_name} (built from reference values), and failed too:")
+    elif quality == "raised":
+        case = (f"Your {fwd_name} raised an error ({err}), so {fname} was called with the cache "
+                f"documented in the docstring of {fwd_name}, built from reference values:")
+    else:
+        case = (f"Your {fwd_name} does not match torch (largest error {err:.3g}), so {fname} "
+                f"was called with the cache documented in the docstring of {fwd_name}, built "
+                f"from reference values:")
+    try:
+        _compare_grads(fname, call_backward(documented_cache), expected, names, order, hints,
+                       where + f" (called with the documented cache of {fwd_name})", GRAD_TOL64)
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        raise AssertionError(f"{case}\n  {type(exc).__name__}: {exc}") from None
+    return f"on the documented cache of {fwd_name}"
+
+
+def step_backward(gru_step_backward, gru_step_forward, N: int, D: int, H: int, seed: int,
+                  scale: float = 1.0, zero_dh_rows: bool = False) -> str:
+    """Check ``gru_step_backward(dh_next, cache) -> (dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh)``
+    against torch autograd through ``torch.nn.GRUCell`` (float64).
+
+    Shapes: ``dh_next (N, H)`` -> ``dx (N, D)``, ``dh_prev (N, H)``, ``dW_ih (3H, D)``,
+    ``dW_hh (3H, H)``, ``db_ih``, ``db_hh (3H,)``. The cache is the one the learner's
+    ``gru_step_forward`` returns when that forward matches torch (float64 or float32 precision;
+    the tolerance follows), else the documented one (see the module's docstring).
+    ``zero_dh_rows`` zeroes the upstream gradient of every other sample.
+
+    Returns:
+        which cache the backward passed with (a sentence).
+    """
+    x, h, W, dh = step_data(N, D, H, seed, scale)
+    if zero_dh_rows:
+        dh[::2] = 0.0
+    where = f" (N={N}, D={D}, H={H})"
+    return _grade_backward(
+        "gru_step_backward", "gru_step_forward",
+        lambda: gru_step_forward(x.copy(), h.copy(), *(w.copy() for w in _weights(W))),
+        reference_step(x, h, W), reference_step_cache(x, h, W),
+        lambda cache: gru_step_backward(dh.copy(), cache),
+        reference_step_grads(x, h, W, dh), STEP_GRADS, _STEP_ORDER, _STEP_HINTS, where)
+
+
+def backward(gru_backward, gru_forward, N: int, T: int, D: int, H: int, seed: int,
+             scale: float = 1.0, only=None) -> str:
+    """Check ``gru_backward(dh, cache) -> (dx, dh0, dW_ih, dW_hh, db_ih, db_hh)`` against torch
+    autograd through a one-layer ``torch.nn.GRU`` (float64).
+
+    Shapes: ``dh (N, T, H)`` (upstream gradient on every hidden state) -> ``dx (N, T, D)``,
+    ``dh0 (N, H)``, ``dW_ih (3H, D)``, ``dW_hh (3H, H)``, ``db_ih``, ``db_hh (3H,)``. The
+    cache: as :func:`step_backward`, from ``gru_forward``. ``only=t`` keeps the upstream
+    gradient of step ``t`` alone (a loss on one step).
+
+    Returns:
+        which cache the backward passed with (a sentence).
+    """
+    x, h0, W, dh = seq_data(N, T, D, H, seed, scale)
+    if only is not None:
+        keep = np.zeros_like(dh)
+        keep[:, only] = dh[:, only]
+        dh = keep
+    where = f" (N={N}, T={T}, D={D}, H={H}" + (f", loss on step {only} only)" if only is not None
+                                                  else ")")
+    return _grade_backward(
+        "gru_backward", "gru_forward",
+        lambda: gru_forward(x.copy(), h0.copy(), *(w.copy() for w in _weights(W))),
+        reference_forward(x, h0, W), reference_cache(x, h0, W),
+        lambda cache: gru_backward(dh.copy(), cache),
+        reference_grads(x, h0, W, dh), SEQ_GRADS, _SEQ_ORDER, _SEQ_HINTS, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# torch modules
+# ---------------------------------------------------------------------------------------------
+
+def cell_state_dict(torch_cell: nn.Module) -> dict:
+    """The ``state_dict`` a course cell (``ih``, ``hh`` Linear layers) holding the weights of a
+    ``torch.nn.GRUCell`` / ``LSTMCell`` has: ``{"ih.weight", "ih.bias", "hh.weight",
+    "hh.bias"}`` (tensors, cloned)."""
+    return {"ih.weight": torch_cell.weight_ih.detach().clone(),
+            "ih.bias": torch_cell.bias_ih.detach().clone(),
+            "hh.weight": torch_cell.weight_hh.detach().clone(),
+            "hh.bias": torch_cell.bias_hh.detach().clone()}
+
+
+def gru_cell_state_dict(torch_cell: nn.Module) -> dict:
+    """Alias of :func:`cell_state_dict` (kept for readability in GRU tests)."""
+    return cell_state_dict(torch_cell)
+
+
+def _autograd(module, inputs, upstream, name):
+    """:func:`learner_autograd` with a message when autograd cannot run through the module."""
+    try:
+        return learner_autograd(module, inputs, upstream)
+    except RuntimeError as exc:
+        raise AssertionError(
+            f"autograd could not run through your {name} ({exc}).\n  Hint: compute everything "
+            f"with torch operations on the input tensors and the parameters (no NumPy, no "
+            f".detach(), .numpy() or .item(), no torch.tensor(...) around intermediate "
+            f"results).") from None
+
+
+def _torch_cell(kind: str, D: int, H: int, seed: int, scale: float = 1.0,
+                dtype=torch.float64) -> nn.Module:
+    torch.manual_seed(seed)
+    cell = (nn.GRUCell if kind == "gru" else nn.LSTMCell)(D, H)
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.mul_(scale)
+    return cell.to(dtype)
+
+
+def _load_cell(learner_cell, sd: dict, cls_name: str) -> None:
+    """``learner_cell.load_state_dict(sd)`` with a message that says what the names must be."""
+    try:
+        learner_cell.load_state_dict(sd)
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        raise AssertionError(
+            f"{cls_name}.load_state_dict could not load the weights of a torch cell under the "
+            f"names ih.weight, ih.bias, hh.weight, hh.bias ({type(exc).__name__}: {exc}).\n"
+            f"  Hint: {cls_name}.__init__ must create exactly two layers, self.ih = "
+            f"nn.Linear(input_size, G * hidden_size) and self.hh = nn.Linear(hidden_size, "
+            f"G * hidden_size), with G = 3 for a GRU and 4 for an LSTM, and no other "
+            f"parameters.") from None
+
+
+_HINT_CELL = ("Compute gi = self.ih(x) and gh = self.hh(h), each (N, 3H), cut them with "
+              ".chunk(3, dim=1) into r, z, n blocks; r = sigmoid(i_r + h_r), z = sigmoid(i_z + "
+              "h_z), n = tanh(i_n + r * h_n), h' = (1 - z) * n + z * h. Use torch functions "
+              "(torch.sigmoid, torch.tanh), not NumPy, so that autograd works.")
+
+
+def gru_cell(GRUCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
+             h_none: bool = False) -> None:
+    """Check a learner's ``GRUCell(input_size, hidden_size)`` (an ``nn.Module`` of two Linear
+    layers ``ih``, ``hh``) against ``torch.nn.GRUCell`` holding the same weights.
+
+    Builds ``GRUCell(D, H)``, calls ``.double()`` and ``load_state_dict`` with the torch cell's
+    weights, then compares ``cell(x, h) (N, H)`` for ``x (N, D)``, ``h (N, H)`` (or ``h=None``:
+    zeros, when ``h_none``), and the gradients of ``sum(h' * dh)`` on ``x``, ``h`` and on the
+    four parameters (autograd through the learner's module, :func:`learner_autograd`).
+    """
+    ref = _torch_cell("gru", D, H, seed, scale)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, D))                          # (N, D)
+    h = rng.uniform(-1, 1, (N, H))                           # (N, H)
+    dh = rng.standard_normal((N, H))                         # (N, H)
+    cell = GRUCell(D, H)
+    cell.double()
+    _load_cell(cell, cell_state_dict(ref), "GRUCell")
+    where = f" (N={N}, D={D}, H={H}" + (", h=None)" if h_none else ")")
+    with torch.no_grad():
+        expected = ref(_t(x), None if h_none else _t(h)).numpy()
+    got = cell(_t(x), None if h_none else _t(h))
+    check_close("the output of your GRUCell" + where, got, expected, hint=(
+        "with h=None the cell starts from zeros of shape (N, H). " if h_none else "")
+        + _HINT_CELL, **TOL64)
+    if h_none:
+        return
+    outs, grads_in, grads_p = _autograd(cell, [x, h], [dh], "GRUCell")
+    X, Hp = (_t(a).requires_grad_(True) for a in (x, h))
+    (ref(X, Hp) * _t(dh)).sum().backward()
+    hint = ("autograd through your GRUCell gives other gradients than through torch's, though "
+            "the outputs agree: is something computed outside torch (NumPy, .item(), "
+            ".detach(), .data) or in place?")
+    check_close("autograd: dx through your GRUCell" + where, grads_in[0], X.grad.numpy(),
+                hint=hint, **GRAD_TOL64)
+    check_close("autograd: dh through your GRUCell" + where, grads_in[1], Hp.grad.numpy(),
+                hint=hint, **GRAD_TOL64)
+    for name, attr in (("ih.weight", "weight_ih"), ("hh.weight", "weight_hh"),
+                       ("ih.bias", "bias_ih"), ("hh.bias", "bias_hh")):
+        if name not in grads_p or grads_p[name] is None:
+            raise AssertionError(f"autograd: your GRUCell has no gradient on the parameter "
+                                 f"{name}.\n  Hint: use self.ih and self.hh in forward.")
+        check_close(f"autograd: gradient on {name} of your GRUCell" + where, grads_p[name],
+                    getattr(ref, attr).grad.numpy(), hint=hint, **GRAD_TOL64)
+
+
+_HINT_LSTM = ("Compute A = self.ih(x) + self.hh(h), (N, 4H), cut it with .chunk(4, dim=1) into "
+              "i, f, g, o (torch's order); i, f, o through torch.sigmoid, g through torch.tanh; "
+              "c' = f * c + i * g, h' = o * torch.tanh(c'); return (h', c').")
+
+
+def lstm_cell(LSTMCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
+              state_none: bool = False) -> None:
+    """Check a learner's ``LSTMCell(input_size, hidden_size)`` (layers ``ih``, ``hh``) against
+    ``torch.nn.LSTMCell``: ``cell(x, (h, c)) -> (h', c')``, all ``(N, H)``, ``x (N, D)``;
+    with ``state_none`` the state is ``None`` (zeros)."""
+    ref = _torch_cell("lstm", D, H, seed, scale)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, D))                          # (N, D)
+    h = rng.uniform(-1, 1, (N, H))                           # (N, H)
+    c = rng.standard_normal((N, H))                          # (N, H)
+    cell = LSTMCell(D, H)
+    cell.double()
+    _load_cell(cell, cell_state_dict(ref), "LSTMCell")
+    state = None if state_none else (_t(h), _t(c))
+    with torch.no_grad():
+        h_ref, c_ref = ref(_t(x), state)
+    out = check_returns("your LSTMCell", cell(_t(x), state), 2, ("h", "c"))
+    where = f" (N={N}, D={D}, H={H}" + (", state=None)" if state_none else ")")
+    pre = "with state=None the cell starts from zeros (N, H) for h and c. " if state_none else ""
+    check_close("c' from your LSTMCell" + where, out[1], c_ref.numpy(), hint=pre + _HINT_LSTM,
+                **TOL64)
+    check_close("h' from your LSTMCell" + where, out[0], h_ref.numpy(), hint=pre + _HINT_LSTM,
+                **TOL64)
+
+
+def cell_from_torch(cell_from_torch_fn, kind: str, D: int, H: int, seed: int) -> None:
+    """Check ``cell_from_torch(torch_cell)``: given a ``torch.nn.GRUCell`` (``kind="gru"``) or
+    ``torch.nn.LSTMCell`` (``"lstm"``) of sizes ``D, H``, it returns the learner's cell of the same
+    kind whose ``state_dict`` holds the same weights (``ih.weight (G*H, D)``, ``ih.bias (G*H,)``,
+    ``hh.weight (G*H, H)``, ``hh.bias (G*H,)``)."""
+    ref = _torch_cell(kind, D, H, seed, dtype=torch.float32)
+    mine = cell_from_torch_fn(ref)
+    if mine is None:
+        raise AssertionError("cell_from_torch returned None.\n  Hint: build your cell, copy the "
+                             "weights into it, and RETURN it.")
+    sd = to_numpy(dict(mine.state_dict()))
+    G = 3 if kind == "gru" else 4
+    name = "GRUCell" if kind == "gru" else "LSTMCell"
+    expected = {k: v.numpy() for k, v in cell_state_dict(ref).items()}
+    if set(sd) != set(expected):
+        raise AssertionError(f"cell_from_torch(torch.nn.{name}) returned a module whose "
+                             f"parameters are {sorted(sd)}, expected {sorted(expected)}.\n  "
+                             f"Hint: for a torch.nn.{name}, return one of YOUR {name} (G = {G}).")
+    hint = ("copy weight_ih into ih.weight, bias_ih into ih.bias, weight_hh into hh.weight and "
+            "bias_hh into hh.bias, without transposing (nn.Linear stores (out, in), as torch's "
+            "cells do), inside torch.no_grad() with .copy_().")
+    for key in ("ih.weight", "hh.weight", "ih.bias", "hh.bias"):
+        check_close(f"{key} of the cell that cell_from_torch(torch.nn.{name}({D}, {H})) returned",
+                    sd[key], expected[key], rtol=1e-6, atol=1e-7, hint=hint)
+
+
+def cell_to_torch(cell_to_torch_fn, cell_class, kind: str, D: int, H: int, seed: int) -> None:
+    """Check ``cell_to_torch(cell)``: given the learner's cell (``cell_class(D, H)`` with
+    weights loaded by name), it returns a ``torch.nn.GRUCell`` / ``torch.nn.LSTMCell`` holding
+    the same weights (``weight_ih (G*H, D)``, ``weight_hh (G*H, H)``, ``bias_ih``, ``bias_hh``)."""
+    ref = _torch_cell(kind, D, H, seed, dtype=torch.float32)
+    name = "GRUCell" if kind == "gru" else "LSTMCell"
+    mine = cell_class(D, H)
+    _load_cell(mine, cell_state_dict(ref), name)
+    out = cell_to_torch_fn(mine)
+    want = nn.GRUCell if kind == "gru" else nn.LSTMCell
+    if type(out) is not want:
+        raise AssertionError(f"cell_to_torch(your {name}) returned "
+                             f"{'None' if out is None else type(out).__name__}, expected a "
+                             f"torch.nn.{name}.\n  Hint: build nn.{name}(cell.input_size, "
+                             f"cell.hidden_size), copy the weights in, and RETURN it.")
+    if (out.input_size, out.hidden_size) != (D, H):
+        raise AssertionError(f"cell_to_torch returned a torch.nn.{name}({out.input_size}, "
+                             f"{out.hidden_size}), expected input_size={D}, hidden_size={H}.")
+    hint = ("copy ih.weight into weight_ih, hh.weight into weight_hh, ih.bias into bias_ih and "
+            "hh.bias into bias_hh, inside torch.no_grad() with .copy_().")
+    for attr in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        check_close(f"{attr} of the torch.nn.{name} that cell_to_torch returned",
+                    getattr(out, attr), getattr(ref, attr), rtol=1e-6, atol=1e-7, hint=hint)
+
+
+_HINT_GRU = ("Layer 0 reads x[:, t]; layer k > 0 reads the hidden state that layer k-1 produced "
+             "at the SAME step. Each layer starts from its own h0[k] (zeros when h0 is None). "
+             "output is the top layer's states stacked on dim 1, (N, T, H); h_n stacks the last "
+             "state of every layer on dim 0, (num_layers, N, H).")
+
+
+def gru_module(GRU, N: int, T: int, D: int, H: int, num_layers: int, seed: int,
+               h0_none: bool = False, grads: bool = True) -> None:
+    """Check a learner's ``GRU(input_size, hidden_size, num_layers)`` (batch-first) against
+    ``torch.nn.GRU(..., batch_first=True)`` after ``load_torch_state_dict(torch_gru.state_dict())``.
+
+    ``gru(x, h0) -> (output (N, T, H), h_n (num_layers, N, H))`` for ``x (N, T, D)``,
+    ``h0 (num_layers, N, H)`` or ``None``; with ``grads`` also the gradients of
+    ``sum(output * d_out) + sum(h_n * d_hn)`` on ``x`` and ``h0`` by autograd through the
+    learner's module, against torch's.
+    """
+    torch.manual_seed(seed)
+    ref = nn.GRU(D, H, num_layers=num_layers, batch_first=True).double()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, T, D))                       # (N, T, D)
+    h0 = rng.uniform(-1, 1, (num_layers, N, H))              # (L, N, H)
+    mine = GRU(D, H, num_layers)
+    mine.double()
+    try:
+        mine.load_torch_state_dict(ref.state_dict())
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        raise AssertionError(
+            f"GRU.load_torch_state_dict(torch.nn.GRU(...).state_dict()) failed "
+            f"({type(exc).__name__}: {exc}).\n  Hint: for each layer k copy weight_ih_l{{k}}, "
+            f"bias_ih_l{{k}} into self.cells[k].ih and weight_hh_l{{k}}, bias_hh_l{{k}} into "
+            f"self.cells[k].hh.") from None
+    where = f" (N={N}, T={T}, D={D}, H={H}, num_layers={num_layers}" + \
+        (", h0=None)" if h0_none else ")")
+    with torch.no_grad():
+        out_ref, hn_ref = ref(_t(x), None if h0_none else _t(h0))
+    out = check_returns("your GRU", mine(_t(x), None if h0_none else _t(h0)), 2,
+                        ("output", "h_n"))
+    output = check_shape("output of your GRU" + where, out[0], (N, T, H), hint=_HINT_GRU)
+    h_n = check_shape("h_n of your GRU" + where, out[1], (num_layers, N, H), hint=_HINT_GRU)
+    check_close("h_n of your GRU" + where, h_n, hn_ref.numpy(), hint=_HINT_GRU, **TOL64)
+    check_close("output of your GRU" + where, output, out_ref.numpy(), hint=_HINT_GRU, **TOL64)
+    if not grads or h0_none:
+        return
+    d_out = rng.standard_normal((N, T, H))
+    d_hn = rng.standard_normal((num_layers, N, H))
+    _, grads_in, _ = _autograd(mine, [x, h0], [d_out, d_hn], "GRU")
+    X, H0 = (_t(a).requires_grad_(True) for a in (x, h0))
+    o, hn = ref(X, H0)
+    ((o * _t(d_out)).sum() + (hn * _t(d_hn)).sum()).backward()
+    hint = ("the outputs agree but autograd does not: is something computed outside torch or "
+            "in place (h[:, t] = ... on a tensor that requires grad)? Collect the states in a "
+            "list and torch.stack them.")
+    check_close("autograd: dx through your GRU" + where, grads_in[0], X.grad.numpy(), hint=hint,
+                **GRAD_TOL64)
+    check_close("autograd: dh0 through your GRU" + where, grads_in[1], H0.grad.numpy(),
+                hint=hint, **GRAD_TOL64)
