@@ -216,7 +216,48 @@ def _flags(student: str, lesson: str) -> list[str]:
     return sorted(flags)
 
 
-_SLOTS: "queue.Queue[int]" = None
+class Worker:
+    """A grading worker process (grade_worker.py) of one job slot: nbgrader loaded once,
+    submissions graded one after another. A worker that dies or runs past the time limit of a
+    submission is killed and replaced; the next submission never sees what it left."""
+
+    def __init__(self, slot: int):
+        self.slot = slot
+        self.proc = None
+
+    def _start(self):
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "grade_worker.py")],
+                                     cwd=AUTOGRADER, env=_env(), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, bufsize=1, preexec_fn=_limit_memory)
+
+    def grade(self, request: dict, timeout: float) -> dict | None:
+        """The worker's reply, or None when it died or timed out (it is then replaced)."""
+        import select
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            line = self.proc.stdout.readline() if ready else ""
+            return json.loads(line) if line else self._lost()
+        except (OSError, ValueError):
+            return self._lost()
+
+    def _lost(self):
+        self.close()
+        return None
+
+    def close(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+_WORKERS: "queue.Queue[Worker] | None" = None
 
 
 def grade_one(student: str, lesson: str, threads: int | None = None,
@@ -226,40 +267,31 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
     if problem:
         _zero(student, lesson)
         return False, f"{student}/{lesson}: NOT graded ({problem}); every test scores 0"
-    extra_env = {"RNNCOURSE_SEED_SALT": _seed_salt(student, lesson)}
-    slot = _SLOTS.get() if _SLOTS is not None else 0       # held until this submission is done
-    try:
-        return _grade_in_slot(student, lesson, threads, sandboxed, slot, extra_env)
-    finally:
-        if _SLOTS is not None:
-            _SLOTS.put(slot)
-
-
-def _grade_in_slot(student, lesson, threads, sandboxed, slot, extra_env):
-    extra_args, scratch = [], None
-    if sandboxed:
-        scratch, env_, extra_args = sandbox.prepare(ROOT, lesson, slot)
-        extra_env.update(env_)
+    env = {"RNNCOURSE_SEED_SALT": _seed_salt(student, lesson)}
     if threads:
-        extra_env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    own = _WORKERS is None
+    worker = Worker(0) if own else _WORKERS.get()        # held until this submission is done
     start = time.monotonic()
     try:
-        proc = nbgrader("autograde", lesson, "--student", student, "--force",
-                        "--log-level=WARN", *extra_args, timeout=SUBMISSION_TIMEOUT,
-                        env=extra_env)
-    except subprocess.TimeoutExpired:
-        return False, (f"{student}/{lesson}: grading stopped after {SUBMISSION_TIMEOUT} s "
-                       f"(the notebook never finished); scored 0 for what did not run")
+        reply = worker.grade({"student": student, "lesson": lesson, "slot": worker.slot,
+                              "sandboxed": sandboxed, "env": env}, SUBMISSION_TIMEOUT)
     finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        if own:
+            worker.close()
+        else:
+            _WORKERS.put(worker)
     took = time.monotonic() - start
-    log = (proc.stdout + proc.stderr).strip()
+    if reply is None:
+        return False, (f"{student}/{lesson}: grading stopped after {took:.0f} s (the grading "
+                       f"process died or the notebook never finished); scored 0 for what did not "
+                       f"run" + ("" if took < SUBMISSION_TIMEOUT else " [timeout]"))
+    log = reply.get("log", "").strip()
     flags = _flags(student, lesson) + ([] if sandboxed else ["unsandboxed"])
     note = f" [{', '.join(flags)}]" if flags else ""
-    if proc.returncode != 0 or "[AutogradeApp | ERROR]" in log:
+    if not reply.get("success") or "[ERROR]" in log:
         reason = next((line for line in log.splitlines() if "ERROR" in line),
-                      log.splitlines()[-1] if log else f"exit {proc.returncode}")
+                      log.splitlines()[-1] if log else "no log")
         if "not graded" in flags:
             return False, (f"{student}/{lesson}: NOT graded ({reason.strip()}); "
                            f"every test scores 0 until it is regraded")
@@ -313,17 +345,23 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1) 
     sandboxed = sandbox_status()
     jobs = max(1, min(jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
-    global _SLOTS
-    _SLOTS = queue.Queue()
-    for k in range(jobs):
-        _SLOTS.put(k)
+    global _WORKERS
+    _WORKERS = queue.Queue()
+    workers = [Worker(k) for k in range(jobs)]
+    for w in workers:
+        _WORKERS.put(w)
     failed = 0
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_one, s, l, threads, sandboxed) for s, l in todo]
-        for future in as_completed(futures):
-            ok, line = future.result()
-            failed += not ok
-            print(("  " if ok else "! ") + line, flush=True)
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(grade_one, s, l, threads, sandboxed) for s, l in todo]
+            for future in as_completed(futures):
+                ok, line = future.result()
+                failed += not ok
+                print(("  " if ok else "! ") + line, flush=True)
+    finally:
+        _WORKERS = None
+        for w in workers:
+            w.close()
     print()
     report()
     if failed:
