@@ -3,14 +3,26 @@
 Each variant's source replaces the whole answer cell. Variants of the backward exercises read
 the cache of the SOLUTION forward functions, a tuple per step ``(x, h_prev, W_ih, W_hh, h_next)``
 (``rnn_forward`` returns a list of them), because the packing never puts them in a notebook
-with a variant of the forward functions their tests call.
+with a variant of the forward functions their tests call. That is also the layout the forwards'
+docstrings document, which the backward tests build from reference values when the learner's
+forward is wrong.
+
+Every correct variant is graded through the test cells of every exercise that calls it (a
+correct float32 or dict-cache ``rnn_step_forward`` must keep the points of test_rnn_forward,
+test_rnn_step_backward and test_rnn_backward), and every wrong forward variant is checked to
+leave the backward exercises of FALLBACK their points.
 """
 
 from mutants import Variant
 
 # answer cell: (its test cells, the other answer cells its tests run, directly or through the
-# solution: the solution of rnn_forward calls rnn_step_forward, that of rnn_backward calls
-# rnn_step_backward)
+# solution). The backward tests call the learner's forward first (test_rnn_step_backward calls
+# rnn_step_forward; test_rnn_backward calls rnn_forward, whose solution calls rnn_step_forward)
+# but, when that forward is wrong, give the backward the documented cache built from reference
+# values instead (FALLBACK): a wrong forward costs no backward point. What cannot be separated:
+# the solution of rnn_forward calls rnn_step_forward, so a wrong step makes rnn_forward's output
+# wrong too (test_rnn_forward fails with it); the solution of rnn_backward calls
+# rnn_step_backward, so a wrong step backward fails test_rnn_backward.
 EXERCISES = {
     "rnn_step_forward": (["test_rnn_step_forward"], []),
     "rnn_forward": (["test_rnn_forward"], ["rnn_step_forward"]),
@@ -18,6 +30,13 @@ EXERCISES = {
     "rnn_backward": (["test_rnn_backward"], ["rnn_forward", "rnn_step_forward", "rnn_step_backward"]),
     "softmax_cross_entropy": (["test_softmax_cross_entropy"], []),
     "sample_next": (["test_sample_next"], []),
+}
+
+# the callees whose wrong versions the tests work around: every graded wrong variant of them is
+# checked to leave these exercises all their points (tests/test_mutants.py)
+FALLBACK = {
+    "rnn_step_backward": ["rnn_step_forward"],
+    "rnn_backward": ["rnn_forward", "rnn_step_forward"],
 }
 
 VARIANTS = []
@@ -763,3 +782,11 @@ GRADED = {'rnn_step_forward': ['W_hh not transposed',
                   'float32 arithmetic throughout'],
  'softmax_cross_entropy': None,
  'sample_next': None}
+
+# Wrong forwards planned into a notebook where the backward exercises that call them run the
+# solution: those keep every point (the backward is given the documented cache). The other
+# wrong forwards are checked the same way wherever the planning leaves their callers untouched.
+PAIRS = [("rnn_step_forward", "W_hh not transposed"),
+         ("rnn_step_forward", "bias as a column (broadcasts to the wrong shape)"),
+         ("rnn_forward", "h0 fed to every step"),
+         ("rnn_forward", "input off by one: x[:, t-1]")]

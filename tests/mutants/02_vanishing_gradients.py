@@ -10,10 +10,12 @@ whose cache is ``(x, h0, hs, W_ih, W_hh)``.
 from mutants import Variant
 
 # answer cell: (its test cells, the other answer cells its tests run, directly or through the
-# learner's code). The test cells call only their own exercise, but the docstring of
-# tbptt_gradients asks for the windows of tbptt_windows (the solution calls it), and one correct
-# hidden_grad_norms below is built on jacobian_product: a wrong variant of the callee must never
-# share a notebook with them.
+# learner's code). The docstring of tbptt_gradients asks for the windows of tbptt_windows (the
+# solution calls it), but its test also accepts the truncated gradient over the windows the
+# learner's tbptt_windows returns when those are wrong (FALLBACK): a wrong tbptt_windows costs
+# no tbptt_gradients point, unless its windows crash the solution (an empty window). One correct
+# hidden_grad_norms below is built on jacobian_product: that dependency is in the learner's code
+# and cannot be separated, so a wrong jacobian_product never shares a notebook with it.
 EXERCISES = {
     "jacobian_product": (["test_jacobian_product"], []),
     "hidden_grad_norms": (["test_hidden_grad_norms"], ["jacobian_product"]),
@@ -21,6 +23,9 @@ EXERCISES = {
     "tbptt_windows": (["test_tbptt_windows"], []),
     "tbptt_gradients": (["test_tbptt_gradients"], ["tbptt_windows"]),
 }
+
+# the callees whose wrong versions the tests work around (see tests/mutants/__init__.py)
+FALLBACK = {"tbptt_gradients": ["tbptt_windows"]}
 
 VARIANTS = []
 
@@ -584,3 +589,15 @@ GRADED = {'jacobian_product': ['W_hh transposed',
                      "carries the state one step before the window's end",
                      'torch autograd, h.detach() every k steps',
                      'float32 throughout']}
+
+
+# Wrong windows planned into a notebook where tbptt_gradients is the solution: it keeps every
+# point (its test accepts the truncated gradient over the learner's windows).
+PAIRS = [("tbptt_windows", "windows overlap by one step"),
+         ("tbptt_windows", "last, shorter window dropped")]
+
+# Wrong windows that a right tbptt_gradients cannot use: an empty window makes the solution read
+# the last state of a window of no steps (IndexError), so these cost tbptt_gradients its points
+# too; they are exempt from the FALLBACK check.
+NOT_SEPARATED = [("tbptt_windows", "end included (start + k - 1)"),
+                 ("tbptt_windows", "an empty last window when k divides T")]

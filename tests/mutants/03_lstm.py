@@ -8,7 +8,13 @@ need a sigmoid define their own, so they do not lean on that cell.
 Variants of the backward exercises read the caches of the SOLUTION forward functions, because
 the packing never puts them in a notebook with a variant of a forward function their tests run:
 ``lstm_step_forward`` caches the tuple ``(x, h_prev, c_prev, W_ih, W_hh, i, f, g, o, tanh_c)``
-with ``tanh_c = tanh(c_next)``, and ``lstm_forward`` caches ``(list of step caches, D)``.
+with ``tanh_c = tanh(c_next)``, and ``lstm_forward`` caches ``(list of step caches, D)``: the
+layouts the forwards' docstrings document, which the backward tests build from reference values
+when the learner's forward is wrong.
+
+Every correct variant is graded through the test cells of every exercise that calls it (a
+float32 or dict-cache lstm_step_forward keeps the points of all four test cells), and the wrong
+forwards of PAIRS are checked to leave the backward exercises of FALLBACK their points.
 
 GRADED (at the end) picks the variants make test grades; the others stay in RESERVE.
 """
@@ -16,17 +22,25 @@ GRADED (at the end) picks the variants make test grades; the others stay in RESE
 from mutants import Variant
 
 # answer cell: (its test cells, the other answer cells its tests run, directly or through the
-# solution). test_lstm_forward runs lstm_forward, whose solution calls lstm_step_forward;
-# test_lstm_step_backward runs the learner's lstm_step_forward (checked against torch, then its
-# cache and the numerical gradients); test_lstm_backward runs lstm_forward (hence
-# lstm_step_forward) for the cache and the numerical gradients, and the solution of
-# lstm_backward calls lstm_step_backward.
+# solution). test_lstm_forward runs lstm_forward, whose solution calls lstm_step_forward: a wrong
+# step makes lstm_forward wrong too, and that cannot be separated. test_lstm_step_backward runs
+# the learner's lstm_step_forward and checks it against torch; test_lstm_backward runs
+# lstm_forward (hence lstm_step_forward): when that forward is wrong, the backward is given the
+# cache its docstring documents, built from reference values (FALLBACK), so a wrong forward
+# (the gate order i, f, o, g of CS231n, say) costs no backward point. The solution of
+# lstm_backward calls lstm_step_backward: a wrong step backward fails test_lstm_backward.
 EXERCISES = {
     "lstm_step_forward": (["test_lstm_step_forward"], []),
     "lstm_forward": (["test_lstm_forward"], ["lstm_step_forward"]),
     "lstm_step_backward": (["test_lstm_step_backward"], ["lstm_step_forward"]),
     "lstm_backward": (["test_lstm_backward"],
                       ["lstm_forward", "lstm_step_forward", "lstm_step_backward"]),
+}
+
+# the callees whose wrong versions the tests work around (see tests/mutants/__init__.py)
+FALLBACK = {
+    "lstm_step_backward": ["lstm_step_forward"],
+    "lstm_backward": ["lstm_forward", "lstm_step_forward"],
 }
 
 VARIANTS = []
@@ -756,8 +770,9 @@ _bw("zeros_like accumulators from the first step's gradients", True, '''
 
 # The variants make test grades through nbgrader. Every other exercise's tests run
 # lstm_step_forward, and lstm_backward's tests run every other exercise, so each variant of those
-# two costs a graded notebook of its own (lstm_forward and lstm_step_backward variants share
-# notebooks in pairs). This selection keeps the mistakes the course names (gates out of order, the
+# two costs a graded notebook of its own (wrong lstm_forward and lstm_step_backward variants share
+# notebooks in pairs; a correct one, graded through test_lstm_backward too, has one of its own,
+# so two correct variants of each stay graded). This selection keeps the mistakes the course names (gates out of order, the
 # wrong nonlinearity, tanh(c) missing, a weight not transposed, a missing bias, dc not carried
 # through f, weight gradients not accumulated, off by one in time, a shape that broadcasts) and
 # three correct variants per exercise; the others stay in RESERVE (mutants.load sets it), checked
@@ -782,7 +797,6 @@ GRADED = {
         "reads the sequence backwards",
         "time-major output (T, N, H)",
         "lists stacked on axis 1, dict cache",
-        "input projection vectorised (einsum), no lstm_step_forward",
         "inputs and weights cast to float32 first",
     ],
     "lstm_step_backward": [
@@ -792,7 +806,6 @@ GRADED = {
         "sigmoid derivative on g",
         "db_hh left at zero",
         "db_hh kept its batch axis: (1, 4H)",
-        "loops over the batch (np.outer), gate blocks stacked with hstack",
         "einsum",
         "results cast to float32",
     ],
@@ -808,3 +821,11 @@ GRADED = {
         "results cast to float32",
     ],
 }
+
+
+# Wrong forwards planned into a notebook where the backward exercises that call them run the
+# solution: those must keep every point. The other wrong forwards are checked the same way
+# wherever the planning leaves their callers untouched (every lstm_step_forward variant does).
+PAIRS = [("lstm_step_forward", "gates in the order i, f, o, g"),
+         ("lstm_step_forward", "missing b_hh"),
+         ("lstm_forward", "c not carried: c0 fed to every step")]
