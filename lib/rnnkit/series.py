@@ -1,0 +1,82 @@
+"""Data of lesson 06: a real time series, a real text, and a variable-length task.
+
+Nothing is downloaded: the series and the text ship with packages the course installs.
+
+* :func:`membrane_potential`: a recording of a neuron's membrane potential that matplotlib
+  ships as sample data (``matplotlib.cbook.get_sample_data("membrane.dat")``, 12,000 float32
+  samples; the neuron rests, is driven into regular spiking by an injected current, and rests
+  again). Units and sampling rate are not documented: the lesson treats the values as they are.
+* :func:`python_docs_text`: English text of the Python language reference, from the
+  ``pydoc_data.topics`` module of Python's standard library (PSF License), the text that
+  ``help("topics")`` shows.
+* :func:`variable_length_task`: sequences of random lengths whose label depends on the whole
+  sequence, padded into one batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def membrane_potential() -> np.ndarray:
+    """The membrane-potential recording shipped with matplotlib, ``(12000,)`` float32."""
+    from matplotlib import cbook
+    with cbook.get_sample_data("membrane.dat") as f:
+        data = np.frombuffer(f.read(), dtype="<f4")
+    return data.astype(np.float32).copy()
+
+
+def python_docs_text(max_chars: int = 200_000) -> str:
+    """At most ``max_chars`` characters of the Python reference's help topics (plain ASCII,
+    tabs as spaces), topics in sorted order, each followed by a blank line."""
+    from pydoc_data.topics import topics
+    parts, total = [], 0
+    for name in sorted(topics):
+        text = topics[name].expandtabs(4)
+        text = "".join(ch for ch in text if ch == "\n" or 32 <= ord(ch) < 127)
+        parts.append(text.strip() + "\n\n")
+        total += len(parts[-1])
+        if total >= max_chars:
+            break
+    return "".join(parts)[:max_chars]
+
+
+def windows(series: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of ``T`` consecutive values and the value that follows it.
+
+    Returns:
+        inputs: ``(M, T, 1)`` with ``inputs[m, :, 0] = series[m : m+T]``;
+        targets: ``(M,)`` with ``targets[m] = series[m+T]``; ``M = len(series) - T``.
+    """
+    series = np.asarray(series, dtype=np.float32)
+    M = len(series) - T
+    if M <= 0:
+        raise ValueError(f"a series of {len(series)} values has no window of length {T}")
+    idx = np.arange(M)[:, None] + np.arange(T)[None, :]                 # (M, T)
+    return series[idx][..., None], series[T:].copy()
+
+
+def variable_length_task(n: int, min_len: int = 5, max_len: int = 30, rule: str = "sum",
+                         seed=0, pad_value: float = 0.0):
+    """``n`` sequences of scalars of random lengths, padded into ``(n, max_len, 1)``.
+
+    Values are standard normal. ``rule="sum"``: the label is 1 when the sum of the sequence is
+    positive (every step counts); ``rule="last"``: 1 when its last real value is positive.
+
+    Returns:
+        x: ``(n, max_len, 1)`` float32, ``pad_value`` after each sequence's end;
+        lengths: ``(n,)`` int64 in ``[min_len, max_len]``;
+        y: ``(n,)`` int64 labels in {0, 1}.
+    """
+    if rule not in ("sum", "last"):
+        raise ValueError(f"rule must be 'sum' or 'last', not {rule!r}")
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(min_len, max_len + 1, size=n).astype(np.int64)
+    x = rng.standard_normal((n, max_len, 1)).astype(np.float32)
+    mask = np.arange(max_len)[None, :] < lengths[:, None]               # (n, max_len)
+    x[~mask] = pad_value
+    if rule == "sum":
+        y = (x[..., 0] * mask).sum(axis=1) > 0
+    else:
+        y = x[np.arange(n), lengths - 1, 0] > 0
+    return x, lengths, y.astype(np.int64)

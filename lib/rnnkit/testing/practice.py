@@ -1,0 +1,508 @@
+"""Harnesses for the test cells of lesson 06_rnns_in_practice (recurrent nets with torch.nn).
+
+Every harness takes the learner's function or class as its first argument(s), builds its own
+data from a seed, computes the reference with torch in the grader's process (``torch.nn.RNN``,
+``LSTM``, ``GRU`` run on the whole batch or on each sequence alone) and compares with
+:mod:`rnnkit.checks`. They follow the rules of :mod:`rnnkit.testing`: the learner's objects are
+only called (or their methods called), and what comes back is treated as data.
+
+Conventions of the exercises:
+
+* ``rnn_output_shapes(config, N, T) -> (output_shape, h_n_shape, c_n_shape)``: plain tuples of
+  ints, ``c_n_shape`` ``None`` for RNN and GRU; ``config`` holds ``kind`` ("rnn", "lstm", "gru")
+  and any constructor arguments of the torch module (missing ones take torch's defaults).
+* ``final_states(output, lengths, bidirectional) -> (N, num_directions * H_out)``: ``output`` the
+  padded, batch-first output of a packed run (padding holds arbitrary values), ``lengths (N,)``.
+* ``masked_cross_entropy(logits (N, T, V), targets (N, T), lengths (N,)) -> scalar``.
+* ``CharLM(vocab_size, embed_size, hidden_size, num_layers=1, kind="lstm", dropout=0.0)``, an
+  ``nn.Module`` with submodules ``embed`` (``nn.Embedding``), ``rnn`` (``nn.LSTM`` or ``nn.GRU``,
+  batch-first) and ``head`` (``nn.Linear``); ``model(ids (N, T), state=None) -> (logits (N, T, V),
+  state)``; ``sample(model, prefix_ids, n, temperature, seed) -> n ids``.
+* ``SequenceClassifier(input_size, hidden_size, num_classes, kind="gru", bidirectional=False)``,
+  submodules ``rnn`` and ``head``; ``model(x (N, T, D), lengths (N,)) -> logits (N, C)``;
+  ``train_classifier(x, lengths, y, seed) -> a trained SequenceClassifier``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.checks import check_close, check_returns, check_shape
+from rnnkit.series import variable_length_task
+from rnnkit.testing.ops import to_numpy
+
+__all__ = [
+    "random_configs", "reference_shapes", "output_shapes", "random_final_cases",
+    "padded_run", "reference_final_states", "final_states", "reference_masked_ce",
+    "masked_cross_entropy", "reference_lm", "char_lm", "sample_distribution", "sample_state",
+    "reference_classifier", "classifier", "train_classifier", "counting_lstm_state",
+]
+
+_LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+TOL64 = dict(rtol=1e-6, atol=1e-8)
+
+
+def _t(a, dtype=torch.float64) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(to_numpy(a)), dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# rnn_output_shapes
+# ---------------------------------------------------------------------------------------------
+
+def random_configs(n: int, seed: int) -> list[dict]:
+    """``n`` random configurations: ``kind`` plus a random subset of the constructor arguments
+    of ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` (LSTMs often with ``proj_size``)."""
+    rng = np.random.default_rng(seed)
+    configs = []
+    for k in range(n):
+        kind = ("rnn", "lstm", "gru")[k % 3] if k < 3 else str(rng.choice(["rnn", "lstm", "gru"]))
+        H = int(rng.integers(2, 9))
+        cfg = {"kind": kind, "input_size": int(rng.integers(1, 8)), "hidden_size": H}
+        if rng.random() < 0.7:
+            cfg["num_layers"] = int(rng.integers(1, 4))
+        if rng.random() < 0.6:
+            cfg["batch_first"] = bool(rng.random() < 0.5)
+        if rng.random() < 0.7:
+            cfg["bidirectional"] = bool(rng.random() < 0.6)
+        if rng.random() < 0.3:
+            cfg["bias"] = bool(rng.random() < 0.5)
+        if cfg.get("num_layers", 1) > 1 and rng.random() < 0.5:
+            cfg["dropout"] = 0.25
+        if kind == "rnn" and rng.random() < 0.3:
+            cfg["nonlinearity"] = "relu"
+        if kind == "lstm" and rng.random() < 0.6:
+            cfg["proj_size"] = int(rng.integers(1, H))
+        configs.append(cfg)
+    return configs
+
+
+def reference_shapes(config: dict, N: int, T: int) -> tuple:
+    """The shapes torch gives: build the module from ``config``, run it on zeros, read them."""
+    cfg = dict(config)
+    kind = cfg.pop("kind")
+    module = _LAYERS[kind](**cfg)
+    x_shape = (N, T, cfg["input_size"]) if cfg.get("batch_first", False) else \
+        (T, N, cfg["input_size"])
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # LSTM with projections: no oneDNN path
+        out, state = module(torch.zeros(x_shape))
+    if kind == "lstm":
+        return tuple(out.shape), tuple(state[0].shape), tuple(state[1].shape)
+    return tuple(out.shape), tuple(state.shape), None
+
+
+def _as_shape(name, value):
+    if value is None:
+        return None
+    if type(value) in (tuple, list) and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        return tuple(int(v) for v in value)
+    raise AssertionError(f"{name} should be a plain tuple of ints (or None), got "
+                         f"{type(value).__name__} {value!r}.\n  Hint: write the shape as a "
+                         f"tuple, e.g. (T, N, H); tuple(t.shape) turns a torch.Size into one.")
+
+
+_HINT_SHAPES = (
+    "output is (T, N, num_directions * H_out), or (N, T, ...) with batch_first=True; h_n is "
+    "(num_layers * num_directions, N, H_out) and c_n (num_layers * num_directions, N, "
+    "hidden_size) whatever batch_first says (batch_first applies to input and output only); "
+    "H_out = proj_size if proj_size > 0 else hidden_size; c_n is None for RNN and GRU; "
+    "missing keys take torch's defaults (num_layers=1, batch_first=False, bidirectional=False, "
+    "proj_size=0).")
+
+
+def output_shapes(rnn_output_shapes, config: dict, N: int, T: int) -> None:
+    """Check ``rnn_output_shapes(config, N, T)`` against the shapes of the torch module."""
+    expected = reference_shapes(config, N, T)
+    got = check_returns(f"rnn_output_shapes({config}, N={N}, T={T})",
+                        rnn_output_shapes(dict(config), N, T), 3,
+                        ("output_shape", "h_n_shape", "c_n_shape"))
+    for name, g, e in zip(("output_shape", "h_n_shape", "c_n_shape"), got, expected):
+        g = _as_shape(name, g)
+        if g != e:
+            raise AssertionError(f"rnn_output_shapes({config}, N={N}, T={T}): {name} is {g}, "
+                                 f"torch gives {e}.\n  Hint: {_HINT_SHAPES}")
+
+
+# ---------------------------------------------------------------------------------------------
+# final_states
+# ---------------------------------------------------------------------------------------------
+
+def random_final_cases(n: int, seed: int) -> list[dict]:
+    """Random cases for :func:`final_states`: kind, sizes, layers, directions, seed."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(n):
+        cases.append(dict(kind=str(rng.choice(["rnn", "lstm", "gru"])),
+                          N=int(rng.integers(2, 7)), T=int(rng.integers(3, 9)),
+                          D=int(rng.integers(1, 5)), H=int(rng.integers(1, 6)),
+                          num_layers=int(rng.integers(1, 3)), bidirectional=bool(k % 2 == 0),
+                          seed=int(rng.integers(0, 2**31 - 1))))
+    return cases
+
+
+def padded_run(kind, N, T, D, H, num_layers, bidirectional, seed, proj_size=0):
+    """A torch module (float64) and a padded batch run through it with packing.
+
+    Returns ``module, x (N, T, D), lengths (N,) int64, output (N, T, dirs * H_out)`` where
+    ``output`` comes from ``pad_packed_sequence`` and its padded positions are then filled
+    with random values (a correct ``final_states`` never reads them). One sequence has the
+    full length T, the others random lengths in [1, T], in no particular order.
+    """
+    torch.manual_seed(seed)
+    kw = dict(num_layers=num_layers, batch_first=True, bidirectional=bidirectional)
+    if proj_size:
+        kw["proj_size"] = proj_size
+    module = _LAYERS[kind](D, H, **kw).double()
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, T + 1, size=N).astype(np.int64)
+    lengths[rng.integers(N)] = T
+    x = rng.standard_normal((N, T, D))
+    packed = pack_padded_sequence(_t(x), torch.as_tensor(lengths), batch_first=True,
+                                  enforce_sorted=False)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out, _ = module(packed)
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)
+    out = out.numpy().copy()
+    pad = np.arange(T)[None, :] >= lengths[:, None]
+    out[pad] = rng.standard_normal((int(pad.sum()), out.shape[2])) * 3.0
+    return module, x, lengths, out
+
+
+def reference_final_states(module, x, lengths) -> np.ndarray:
+    """Each sequence run ALONE on its true length; the last layer's final state of every
+    direction, forward first: ``(N, dirs * H_out)``."""
+    finals = []
+    dirs = 2 if module.bidirectional else 1
+    for n, L in enumerate(lengths):
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, state = module(_t(x[n:n + 1, :L]))
+        h_n = state[0] if isinstance(state, tuple) else state      # (layers*dirs, 1, H_out)
+        finals.append(torch.cat([h_n[-dirs + d, 0] for d in range(dirs)]).numpy())
+    return np.stack(finals)
+
+
+_HINT_FINAL = ("the forward direction reads positions 0 .. L-1, so its final state is "
+               "output[n, L-1, :H]; the backward direction reads L-1 .. 0, so its final state "
+               "is output[n, 0, H:] (NOT output[n, -1, ...] nor output[n, L-1, H:]). Positions "
+               "t >= L are padding and hold anything. Join forward then backward: (N, 2H).")
+
+
+def final_states(final_states_fn, kind: str, N: int, T: int, D: int, H: int, seed: int,
+                 num_layers: int = 1, bidirectional: bool = True, proj_size: int = 0) -> None:
+    """Check ``final_states(output, lengths, bidirectional)`` against running each sequence
+    alone through the same torch module (float64)."""
+    module, x, lengths, out = padded_run(kind, N, T, D, H, num_layers, bidirectional, seed,
+                                         proj_size)
+    expected = reference_final_states(module, x, lengths)
+    where = (f" ({kind}, N={N}, T={T}, H={out.shape[2] // (2 if bidirectional else 1)}, "
+             f"bidirectional={bidirectional}, lengths={lengths.tolist()})")
+    got = final_states_fn(_t(out), torch.as_tensor(lengths), bidirectional)
+    got = check_shape("final_states" + where, got, expected.shape, hint=_HINT_FINAL)
+    check_close("final_states" + where, got, expected, hint=_HINT_FINAL, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# masked_cross_entropy
+# ---------------------------------------------------------------------------------------------
+
+def reference_masked_ce(logits, targets, lengths) -> float:
+    """The mean of the cross-entropy over the positions ``t < lengths[n]``, float64."""
+    lg, tg = _t(logits), torch.as_tensor(np.asarray(targets), dtype=torch.int64)
+    N, T, V = lg.shape
+    ce = F.cross_entropy(lg.reshape(N * T, V), tg.reshape(N * T), reduction="none").reshape(N, T)
+    mask = torch.arange(T)[None, :] < torch.as_tensor(np.asarray(lengths))[:, None]
+    return float((ce * mask).sum() / mask.sum())
+
+
+_HINT_CE = ("compute the cross-entropy of every position (reduction='none'), multiply by a "
+            "mask that is 1 where t < lengths[n] and 0 elsewhere, and divide the sum by the "
+            "number of real positions, mask.sum(): not by N*T, and not a mean of per-sequence "
+            "means. Padded targets hold arbitrary ids (not -100).")
+
+
+def masked_cross_entropy(masked_ce_fn, N: int, T: int, V: int, seed: int,
+                         dtype: str = "float32") -> None:
+    """Check ``masked_cross_entropy(logits, targets, lengths)`` against the masked mean."""
+    rng = np.random.default_rng(seed)
+    logits = (rng.standard_normal((N, T, V)) * 2.0).astype(dtype)
+    targets = rng.integers(0, V, size=(N, T)).astype(np.int64)
+    lengths = rng.integers(1, T + 1, size=N).astype(np.int64)
+    lengths[rng.integers(N)] = T
+    if N > 2:
+        lengths[rng.integers(N)] = 1
+    expected = reference_masked_ce(logits, targets, lengths)
+    got = masked_ce_fn(torch.as_tensor(logits), torch.as_tensor(targets),
+                       torch.as_tensor(lengths))
+    arr = np.asarray(to_numpy(got), dtype=np.float64) if got is not None else None
+    where = f" (N={N}, T={T}, V={V}, lengths={lengths.tolist()})"
+    if arr is None or arr.size != 1:
+        raise AssertionError(f"masked_cross_entropy{where} should return one number (a 0-d "
+                             f"tensor), got {None if arr is None else arr.shape}.\n  Hint: "
+                             + _HINT_CE)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float64" else dict(rtol=1e-4, atol=1e-5)
+    check_close("masked_cross_entropy" + where, arr.reshape(()), np.float64(expected),
+                hint=_HINT_CE, **tol)
+
+
+# ---------------------------------------------------------------------------------------------
+# CharLM and sample
+# ---------------------------------------------------------------------------------------------
+
+def reference_lm(V, E, H, num_layers, kind, seed):
+    """Reference modules ``(embed, rnn, head)`` in float64 and their state dict under the names
+    a ``CharLM`` uses (``embed.weight``, ``rnn.weight_ih_l0``, ..., ``head.weight``)."""
+    torch.manual_seed(seed)
+    embed = nn.Embedding(V, E).double()
+    rnn = _LAYERS[kind](E, H, num_layers=num_layers, batch_first=True).double()
+    head = nn.Linear(H, V).double()
+    sd = {"embed.weight": embed.weight.detach().clone()}
+    sd.update({f"rnn.{k}": v.clone() for k, v in rnn.state_dict().items()})
+    sd.update({"head.weight": head.weight.detach().clone(), "head.bias": head.bias.detach().clone()})
+    return (embed, rnn, head), sd
+
+
+def _load(model, sd, name, hint):
+    try:
+        model.load_state_dict(sd)
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        raise AssertionError(f"{name}.load_state_dict with the keys {sorted(sd)} failed "
+                             f"({type(exc).__name__}: {str(exc)[:300]}).\n  Hint: {hint}") from None
+
+
+_HINT_LM_LAYOUT = ("CharLM holds exactly three submodules: self.embed = nn.Embedding(vocab_size, "
+                   "embed_size), self.rnn = nn.LSTM or nn.GRU(embed_size, hidden_size, "
+                   "num_layers, batch_first=True) and self.head = nn.Linear(hidden_size, "
+                   "vocab_size).")
+_HINT_LM = ("logits = head(rnn(embed(ids), state)[0]): the head is applied at every step, "
+            "(N, T, V); return the rnn's final state as it comes ((h_n, c_n) for an LSTM, h_n "
+            "for a GRU) and pass `state` on to the rnn (None starts from zeros).")
+
+
+def _state_list(state, kind, where):
+    if kind == "lstm":
+        s = check_returns("the state returned by your CharLM (an LSTM's (h_n, c_n))" + where,
+                          state, 2, ("h_n", "c_n"))
+        return list(s)
+    return [state]
+
+
+def char_lm(CharLM, V: int, E: int, H: int, num_layers: int, kind: str, N: int, T: int,
+            seed: int) -> None:
+    """Check a learner's ``CharLM``: loaded with the weights of reference torch modules (by
+    name), in float64, its logits and state equal the reference's, and running the sequence in
+    two calls with the state carried over gives the same logits as one call."""
+    (embed, rnn, head), sd = reference_lm(V, E, H, num_layers, kind, seed)
+    model = CharLM(V, E, H, num_layers, kind)
+    model.double()
+    _load(model, sd, f"CharLM({V}, {E}, {H}, {num_layers}, {kind!r})", _HINT_LM_LAYOUT)
+    model.eval()
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, V, size=(N, T)).astype(np.int64)
+    with torch.no_grad():
+        out_ref, state_ref = rnn(embed(torch.as_tensor(ids)))
+        logits_ref = head(out_ref).numpy()
+    states_ref = [s.numpy() for s in (state_ref if kind == "lstm" else (state_ref,))]
+    where = f" (V={V}, E={E}, H={H}, num_layers={num_layers}, kind={kind!r}, N={N}, T={T})"
+    logits, state = check_returns("your CharLM" + where, model(torch.as_tensor(ids), None), 2,
+                                  ("logits", "state"))
+    logits = check_shape("logits of your CharLM" + where, logits, (N, T, V), hint=_HINT_LM)
+    check_close("logits of your CharLM" + where, logits, logits_ref, hint=_HINT_LM, **TOL64)
+    states = _state_list(state, kind, where)
+    for name, s, r in zip(("h_n", "c_n"), states, states_ref):
+        check_close(f"{name} returned by your CharLM" + where, s, r, hint=_HINT_LM, **TOL64)
+    k = max(1, T // 2)
+    _, state1 = check_returns("your CharLM", model(torch.as_tensor(ids[:, :k]), None), 2)
+    carried = [_t(s) for s in _state_list(state1, kind, where)]
+    carried = tuple(carried) if kind == "lstm" else carried[0]
+    logits2, _ = check_returns("your CharLM", model(torch.as_tensor(ids[:, k:]), carried), 2)
+    check_close(f"logits of your CharLM on ids[:, {k}:] given the state after ids[:, :{k}]"
+                + where, logits2, logits_ref[:, k:], hint=(
+                    "the second call must start from the state passed in: hand `state` to "
+                    "self.rnn(..., state) instead of starting from zeros."), **TOL64)
+
+
+def _ids(seq, name, n=None):
+    arr = np.asarray(to_numpy(seq)) if seq is not None else None
+    if arr is None or arr.ndim != 1 or (n is not None and arr.shape[0] != n):
+        raise AssertionError(f"{name} should return {n} ids (a list or a 1-D tensor), got "
+                             f"{'None' if arr is None else 'shape ' + str(arr.shape)}.")
+    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        raise AssertionError(f"{name} returned values that are not integer ids: {arr[:5]}")
+    return arr.astype(np.int64)
+
+
+def sample_distribution(sample, CharLM, V: int, temperatures, n: int, seed: int,
+                        kind: str = "gru") -> None:
+    """Check the distribution of ``sample(model, prefix_ids, n, temperature, seed)``.
+
+    The model is the learner's ``CharLM`` with zero embedding and recurrent weights and a head
+    whose bias is ``log p``: its logits are ``log p`` at every step, so ``n`` samples at
+    temperature ``tau`` are independent draws from ``softmax(log p / tau)``; their frequencies
+    must lie within 5 standard errors (+0.01) of those probabilities."""
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.full(V, 2.0)) * 0.8 + 0.2 / V                 # (V,), every p >= 0.2/V
+    E, H = 3, 4
+    _, sd = reference_lm(V, E, H, 1, kind, seed)
+    sd = {k: torch.zeros_like(v).float() for k, v in sd.items()}
+    sd["head.bias"] = torch.as_tensor(np.log(p), dtype=torch.float32)
+    model = CharLM(V, E, H, 1, kind)
+    _load(model, sd, f"CharLM({V}, {E}, {H}, 1, {kind!r})", _HINT_LM_LAYOUT)
+    model.eval()
+    prefix = [int(v) for v in rng.integers(0, V, size=3)]
+    for k, tau in enumerate(temperatures):
+        got = _ids(sample(model, prefix, n, float(tau), int(seed) + k),
+                   f"sample(model, {prefix}, n={n}, temperature={tau})", n)
+        if got.min() < 0 or got.max() >= V:
+            raise AssertionError(f"sample returned ids outside [0, {V}): {sorted(set(got))[:8]}")
+        q = np.exp(np.log(p) / tau)
+        q /= q.sum()
+        freq = np.bincount(got, minlength=V) / n
+        limit = 5 * np.sqrt(q * (1 - q) / n) + 0.01
+        bad = np.abs(freq - q) > limit
+        if bad.any():
+            raise AssertionError(
+                f"sample at temperature {tau}: the frequencies of the {n} sampled ids are "
+                f"{np.round(freq, 3).tolist()}, but a model whose logits are log p at every "
+                f"step, p = {np.round(p, 3).tolist()}, should give softmax(log p / "
+                f"temperature) = {np.round(q, 3).tolist()}.\n  Hint: divide the logits of the "
+                f"LAST step by the temperature, softmax them, and DRAW from that distribution "
+                f"(torch.multinomial with a torch.Generator seeded with `seed`); do not take "
+                f"the argmax, do not multiply by the temperature.")
+
+
+def counting_lstm_state(V: int = 4) -> dict:
+    """State dict of a ``CharLM(V, V, V + 1, 1, "lstm")`` that remembers the FIRST id it reads
+    and then always predicts ``(first + 1) % V`` with probability above 0.99 at temperature <= 2.
+
+    Unit 0 of the LSTM is a flag that switches on at the first step and closes the input gate
+    of units 1..V, which store a one-hot code of the first id (forget gates stay at 1)."""
+    H = V + 1
+    big = 10.0
+    W_ih = torch.zeros(4 * H, V)
+    W_hh = torch.zeros(4 * H, H)
+    b = torch.zeros(4 * H)
+    i, f, g, o = (slice(k * H, (k + 1) * H) for k in range(4))
+    b[i] = big
+    W_hh[i][1:, 0] = -40.0                      # units 1..V write only while the flag is off
+    b[f] = big
+    b[g.start] = 1.0                            # the flag's candidate: tanh(1)
+    for k in range(V):
+        W_ih[g.start + 1 + k, k] = 5.0          # unit 1 + k writes tanh(5) when id k is read
+    b[o] = big
+    head_w = torch.zeros(V, H)
+    for v in range(V):
+        head_w[v, 1 + (v - 1) % V] = 25.0       # predict v when the stored first id is v - 1
+    return {"embed.weight": torch.eye(V), "rnn.weight_ih_l0": W_ih, "rnn.weight_hh_l0": W_hh,
+            "rnn.bias_ih_l0": b, "rnn.bias_hh_l0": torch.zeros(4 * H),
+            "head.weight": head_w, "head.bias": torch.zeros(V)}
+
+
+def sample_state(sample, CharLM, prefix, n: int, seed: int, temperature: float = 1.0) -> None:
+    """Check that ``sample`` carries the hidden state from the prefix through every step.
+
+    The model (the learner's ``CharLM(4, 4, 5, 1, "lstm")`` with :func:`counting_lstm_state`)
+    remembers the first id it reads and predicts ``(first + 1) % 4`` at every later step: a
+    ``sample`` that feeds the whole prefix and then each drawn id with the state carried over
+    returns ``n`` copies of that id; one that restarts from an empty state, or reads only the
+    last id of the prefix, does not."""
+    V = 4
+    model = CharLM(V, V, V + 1, 1, "lstm")
+    _load(model, counting_lstm_state(V), f"CharLM({V}, {V}, {V + 1}, 1, 'lstm')",
+          _HINT_LM_LAYOUT)
+    model.eval()
+    prefix = [int(v) for v in prefix]
+    got = _ids(sample(model, prefix, n, float(temperature), int(seed)),
+               f"sample(model, {prefix}, n={n})", n)
+    want = (prefix[0] + 1) % V
+    if not np.all(got == want):
+        raise AssertionError(
+            f"sample(model, prefix={prefix}, n={n}, temperature={temperature}) returned "
+            f"{got.tolist()}; this model remembers the FIRST id it read and predicts "
+            f"({prefix[0]} + 1) % 4 = {want} at every later step, so every sampled id should be "
+            f"{want}.\n  Hint: run the model once on the whole prefix (state None), keep the "
+            f"state it returns, then feed each sampled id as a (1, 1) tensor together with "
+            f"that state, and keep the new state each time; sample from the logits of the "
+            f"LAST position only.")
+
+
+# ---------------------------------------------------------------------------------------------
+# SequenceClassifier and train_classifier
+# ---------------------------------------------------------------------------------------------
+
+def reference_classifier(D, H, C, kind, bidirectional, seed):
+    torch.manual_seed(seed)
+    rnn = _LAYERS[kind](D, H, batch_first=True, bidirectional=bidirectional).double()
+    head = nn.Linear((2 if bidirectional else 1) * H, C).double()
+    sd = {f"rnn.{k}": v.clone() for k, v in rnn.state_dict().items()}
+    sd.update({"head.weight": head.weight.detach().clone(), "head.bias": head.bias.detach().clone()})
+    return rnn, head, sd
+
+
+_HINT_CLS = ("pack the batch with pack_padded_sequence(x, lengths.cpu(), batch_first=True, "
+             "enforce_sorted=False), run self.rnn on the packed sequence, and take the final "
+             "state from h_n (for an LSTM, the first element of its (h_n, c_n)): h_n[-1] for "
+             "one direction, torch.cat([h_n[-2], h_n[-1]], dim=1) for two; then self.head. "
+             "Without packing the rnn also reads the padding (here random values).")
+
+
+def classifier(SequenceClassifier, kind: str, bidirectional: bool, N: int, T: int, D: int,
+               H: int, C: int, seed: int) -> None:
+    """Check a learner's ``SequenceClassifier`` (weights loaded by name, float64) against each
+    sequence run alone through the reference modules; padding holds random values."""
+    rnn, head, sd = reference_classifier(D, H, C, kind, bidirectional, seed)
+    model = SequenceClassifier(D, H, C, kind, bidirectional)
+    model.double()
+    _load(model, sd, f"SequenceClassifier({D}, {H}, {C}, {kind!r}, {bidirectional})",
+          "SequenceClassifier holds self.rnn = nn.LSTM or nn.GRU(input_size, hidden_size, "
+          "batch_first=True, bidirectional=bidirectional) and self.head = "
+          "nn.Linear(num_directions * hidden_size, num_classes).")
+    model.eval()
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, T + 1, size=N).astype(np.int64)
+    lengths[rng.integers(N)] = T
+    x = rng.standard_normal((N, T, D)) * 3.0                     # padding: random values too
+    expected = head(torch.as_tensor(reference_final_states(rnn, x, lengths))).detach().numpy()
+    where = (f" ({kind}, bidirectional={bidirectional}, N={N}, T={T}, D={D}, H={H}, C={C}, "
+             f"lengths={lengths.tolist()})")
+    got = model(_t(x), torch.as_tensor(lengths))
+    got = check_shape("logits of your SequenceClassifier" + where, got, (N, C), hint=_HINT_CLS)
+    check_close("logits of your SequenceClassifier" + where, got, expected, hint=_HINT_CLS,
+                **TOL64)
+
+
+def train_classifier(train_fn, seed: int, n_train: int = 2000, n_test: int = 500,
+                     threshold: float = 0.85) -> float:
+    """Call ``train_classifier(x, lengths, y, seed)`` on a generated task (label: is the sum of
+    the sequence positive; lengths 5 to 30; padding zeros) and evaluate the model it returns on
+    a held-out set built here: its accuracy must reach ``threshold``. Returns the accuracy."""
+    x, lengths, y = variable_length_task(n_train, rule="sum", seed=seed)
+    xt, lt, yt = variable_length_task(n_test, rule="sum", seed=seed + 7919)
+    model = train_fn(torch.as_tensor(x), torch.as_tensor(lengths), torch.as_tensor(y), int(seed))
+    if model is None:
+        raise AssertionError("train_classifier returned None.\n  Hint: return the trained "
+                             "SequenceClassifier.")
+    model.eval()
+    logits = model(torch.as_tensor(xt), torch.as_tensor(lt))
+    logits = check_shape("logits of the model train_classifier returned", logits, (n_test, 2),
+                         hint="the classifier has 2 classes: logits (N, 2).")
+    acc = float(np.mean(logits.argmax(axis=1) == yt))
+    if not acc >= threshold:
+        raise AssertionError(
+            f"the model that train_classifier returned classifies {acc:.1%} of {n_test} "
+            f"held-out sequences correctly; at least {threshold:.0%} is expected.\n  Hint: "
+            f"train with Adam (lr about 1e-2) on mini-batches of the whole set for a few "
+            f"hundred steps, with cross-entropy on the logits, and return the model (in eval "
+            f"mode).")
+    return acc

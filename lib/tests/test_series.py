@@ -1,0 +1,43 @@
+"""Unit tests of rnnkit.series: the shipped series and text, windows, the variable-length task."""
+
+import numpy as np
+import pytest
+
+from rnnkit import series
+
+
+def test_membrane_potential_ships_with_matplotlib():
+    v = series.membrane_potential()
+    assert v.shape == (12000,) and v.dtype == np.float32
+    assert np.all(np.isfinite(v)) and -1.0 < v.min() < v.max() < 0.5
+
+
+def test_python_docs_text_is_ascii_and_bounded():
+    text = series.python_docs_text(50_000)
+    assert len(text) == 50_000
+    assert all(ch == "\n" or 32 <= ord(ch) < 127 for ch in text)
+    assert series.python_docs_text(50_000) == text
+
+
+def test_windows():
+    x, y = series.windows(np.arange(10.0), 3)
+    assert x.shape == (7, 3, 1) and y.shape == (7,)
+    assert x[2, :, 0].tolist() == [2, 3, 4] and y[2] == 5
+    with pytest.raises(ValueError):
+        series.windows(np.arange(3.0), 3)
+
+
+@pytest.mark.parametrize("rule", ["sum", "last"])
+def test_variable_length_task(rule):
+    x, lengths, y = series.variable_length_task(200, 5, 30, rule=rule, seed=1)
+    assert x.shape == (200, 30, 1) and lengths.shape == y.shape == (200,)
+    assert lengths.min() >= 5 and lengths.max() <= 30
+    mask = np.arange(30)[None, :] < lengths[:, None]
+    assert np.all(x[~mask] == 0)
+    if rule == "sum":
+        assert np.array_equal(y, (x[..., 0].sum(1) > 0).astype(np.int64))
+    else:
+        assert np.array_equal(y, (x[np.arange(200), lengths - 1, 0] > 0).astype(np.int64))
+    assert 0.3 < y.mean() < 0.7
+    with pytest.raises(ValueError):
+        series.variable_length_task(3, rule="max")
