@@ -34,3 +34,11 @@ def test_relative_error_of_zeros_and_shapes():
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
     with pytest.raises(ValueError, match="shapes differ"):
         relative_error(np.zeros(3), np.zeros(4))
+
+
+def test_relative_error_divides_by_the_sum_of_the_sizes_as_documented():
+    # |3 - 1| / (|3| + |1|) = 0.5 (not 2/3, which max(|a|, |b|) would give)
+    assert relative_error(np.array([3.0, 0.0]), np.array([1.0, 0.0])) == pytest.approx(0.5)
+    assert relative_error(np.array([2.0]), np.array([-2.0])) == pytest.approx(1.0)   # opposite signs
+    assert relative_error(np.array([5.0]), np.array([0.0])) == pytest.approx(1.0)    # one side zero
+    assert "(|a_i| + |b_i|)" in relative_error.__doc__

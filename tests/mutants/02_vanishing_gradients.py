@@ -3,8 +3,8 @@ graded exercise.
 
 Each variant's source replaces the whole answer cell. Variants may use ``np``, ``torch`` and the
 names the notebook's read-only cells bind before the answer cell: the imports of the first cell
-(``cell_from_numpy`` ...) and the reference ``rnn_forward`` / ``rnn_backward`` (lesson 01),
-whose cache is ``(x, h0, hs, W_ih, W_hh)``.
+(``cell_from_numpy`` ...) and ``torch_rnn_forward`` / ``torch_rnn_backward`` (the plain RNN
+run by torch and its autograd; the notebook does not hold lesson 01's answers).
 """
 
 from mutants import Variant
@@ -427,8 +427,8 @@ def tbptt_gradients(x, h0, W_ih, W_hh, b_ih, b_hh, dhs, k):
     grads = [np.zeros(W_ih.shape), np.zeros(W_hh.shape), np.zeros(b_ih.shape), np.zeros(b_hh.shape)]
     h_start = h0
     for start, end in {windows}:
-        hs, cache = rnn_forward(x[:, start:end], {h_in}, W_ih, W_hh, b_ih, b_hh)
-        g = rnn_backward({dhs}, cache)[2:]
+        hs, cache = torch_rnn_forward(x[:, start:end], {h_in}, W_ih, W_hh, b_ih, b_hh)
+        g = torch_rnn_backward({dhs}, cache)[2:]
         {accumulate}
         h_start = {carry}
     return {ret}
@@ -444,8 +444,8 @@ def _tg(name, correct, windows="tbptt_windows(x.shape[1], k)", h_in="h_start",
 
 _add("tbptt_gradients", "full BPTT, k ignored", False, '''
 def tbptt_gradients(x, h0, W_ih, W_hh, b_ih, b_hh, dhs, k):
-    hs, cache = rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
-    return rnn_backward(dhs, cache)[2:]
+    hs, cache = torch_rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
+    return torch_rnn_backward(dhs, cache)[2:]
 ''')
 _tg("every window restarts from h0", False, h_in="h0")
 _tg("windows of k + 1 steps", False, windows="tbptt_windows(x.shape[1], k + 1)")
@@ -466,7 +466,7 @@ def tbptt_gradients(x, h0, W_ih, W_hh, b_ih, b_hh, dhs, k):
     windows = tbptt_windows(x.shape[1], k)
     starts, caches, h_start = [], [], h0
     for start, end in windows:
-        hs, cache = rnn_forward(x[:, start:end], h_start, W_ih, W_hh, b_ih, b_hh)
+        hs, cache = torch_rnn_forward(x[:, start:end], h_start, W_ih, W_hh, b_ih, b_hh)
         caches.append(cache)
         h_start = hs[:, -1]
     grads = [np.zeros(W_ih.shape), np.zeros(W_hh.shape), np.zeros(b_ih.shape), np.zeros(b_hh.shape)]
@@ -474,7 +474,7 @@ def tbptt_gradients(x, h0, W_ih, W_hh, b_ih, b_hh, dhs, k):
     for (start, end), cache in reversed(list(zip(windows, caches))):
         d = dhs[:, start:end].copy()
         d[:, -1] += dcarry
-        out = rnn_backward(d, cache)
+        out = torch_rnn_backward(d, cache)
         dcarry = out[1]
         grads = [a + b for a, b in zip(grads, out[2:])]
     return tuple(grads)
@@ -526,20 +526,20 @@ def tbptt_gradients(x, h0, W_ih, W_hh, b_ih, b_hh, dhs, k):
            np.zeros(b_ih.shape, np.float32), np.zeros(b_hh.shape, np.float32)]
     h_start = h0
     for start, end in tbptt_windows(x.shape[1], k):
-        hs, cache = rnn_forward(x[:, start:end], h_start, W_ih, W_hh, b_ih, b_hh)
-        for acc, g in zip(out, rnn_backward(dhs[:, start:end], cache)[2:]):
+        hs, cache = torch_rnn_forward(x[:, start:end], h_start, W_ih, W_hh, b_ih, b_hh)
+        for acc, g in zip(out, torch_rnn_backward(dhs[:, start:end], cache)[2:]):
             acc += g
         h_start = hs[:, -1]
     return tuple(out)
 ''')
 _add("tbptt_gradients", "one full forward, then a backward per window", True, '''
 def tbptt_gradients(x, h0, W_ih, W_hh, b_ih, b_hh, dhs, k):
-    hs_all, _ = rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
+    hs_all, _ = torch_rnn_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
     total = None
     for start, end in tbptt_windows(x.shape[1], k):
         h_start = h0 if start == 0 else hs_all[:, start - 1]
-        _, cache = rnn_forward(x[:, start:end], h_start, W_ih, W_hh, b_ih, b_hh)
-        g = rnn_backward(dhs[:, start:end], cache)[2:]
+        _, cache = torch_rnn_forward(x[:, start:end], h_start, W_ih, W_hh, b_ih, b_hh)
+        g = torch_rnn_backward(dhs[:, start:end], cache)[2:]
         total = list(g) if total is None else [a + b for a, b in zip(total, g)]
     return tuple(total)
 ''')

@@ -297,8 +297,8 @@ def tbptt_windows(tbptt_windows, T, k):
 # Exercise 5: tbptt_gradients
 # ---------------------------------------------------------------------------------------------
 _NAMES_T = ("dW_ih", "dW_hh", "db_ih", "db_hh")
-_HINT_T = ("for each window (start, end): rnn_forward(x[:, start:end], h_start, ...), "
-           "rnn_backward(dhs[:, start:end], cache), add the four weight gradients, drop dh0, and "
+_HINT_T = ("for each window (start, end): torch_rnn_forward(x[:, start:end], h_start, ...), "
+           "torch_rnn_backward(dhs[:, start:end], cache), add the four weight gradients, drop dh0, and "
            "carry h_start = the window's last state (its value) into the next window.")
 
 

@@ -141,11 +141,12 @@ def reference_step_cache(x, h_prev, W) -> tuple:
     ``(x, h_prev, W_ih, W_hh, r, z, n, hn)``, gates and ``hn`` of shape ``(N, H)``."""
     W_ih, W_hh, b_ih, b_hh = (_t(w) for w in _weights(W))
     X, Hp = _t(x), _t(h_prev)
-    i_r, i_z, i_n = F.linear(X, W_ih, b_ih).chunk(3, dim=1)       # (N, H) each
-    h_r, h_z, h_n = F.linear(Hp, W_hh, b_hh).chunk(3, dim=1)      # (N, H) each
-    r = torch.sigmoid(i_r + h_r)
-    z = torch.sigmoid(i_z + h_z)
-    n = torch.tanh(i_n + r * h_n)
+    H = Hp.shape[1]
+    gi = F.linear(X, W_ih, b_ih)                                   # (N, 3H)
+    gh = F.linear(Hp, W_hh, b_hh)                                  # (N, 3H)
+    r, z = torch.sigmoid(gi[:, :2 * H] + gh[:, :2 * H]).split(H, dim=1)   # (N, H) each
+    h_n = gh[:, 2 * H:]                                            # (N, H)
+    n = torch.tanh(torch.addcmul(gi[:, 2 * H:], r, h_n))           # (N, H)
     as64 = lambda a: np.asarray(a, dtype=np.float64).copy()
     return (as64(x), as64(h_prev), as64(W["W_ih"]), as64(W["W_hh"]),
             r.numpy(), z.numpy(), n.numpy(), h_n.numpy())
