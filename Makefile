@@ -1,6 +1,10 @@
 # The course kit's commands. Every target bootstraps the environment in .venv/ first.
 #   make lab        JupyterLab on lessons/, with the nbgrader extensions
+#   make lab-instructor  JupyterLab at the repository root: solutions/, the formgrader, Create Assignment
 #   make test       every check of the course (what CI runs)
+#   make test-ui    the course in headless Chromium: lessons, Validate, formgrader (LESSON= to narrow)
+#   make hub        (root) the course on a JupyterHub with nbgrader's exchange, on port 8000 (hub/README.md)
+#   make test-hub   (root) the hub end to end in headless Chromium: release, fetch, submit, collect, grade, feedback
 #   make release    regenerate lessons/ from solutions/
 #   make grade      autograde autograder/submitted/<student>/<lesson>/   (LESSON=, STUDENT= to narrow)
 #   make feedback   feedback HTML in autograder/feedback/
@@ -26,7 +30,7 @@ student_arg = $(if $(STUDENT),--student $(STUDENT))
 
 JOBS ?= 1
 
-.PHONY: venv sandbox lab test release grade feedback export report check bench experiments clean-grading
+.PHONY: venv sandbox lab lab-instructor test test-ui release grade feedback export report check bench experiments clean-grading hub hub-prereqs test-hub
 
 venv: $(STAMP)
 
@@ -76,8 +80,10 @@ check: venv sandbox
 	$(COURSE) check --lesson $(LESSON)
 
 bench: venv sandbox
+	@mkdir -p bench-results
 	$(PY) tests/bench_lessons.py $(if $(LESSON),$(LESSON))
-	$(PY) tests/bench_grading.py
+	$(PY) tests/bench_grading.py 4 $(if $(LESSON),$(LESSON),01_rnn 04_gru) --json bench-results/grading.json
+	$(PY) tests/bench_numpy.py --json bench-results/numpy.json
 
 # Lesson 05's sweeps (several T, seeds and data sizes): too long for the notebook, so they are
 # run here, written beside the lesson, and released with it (then run `make release`).
@@ -86,3 +92,60 @@ experiments: venv
 
 clean-grading:
 	rm -rf autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db autograder/grades.csv
+
+# Instructors and authors: JupyterLab at the repository root, so that solutions/ opens, the
+# formgrader works (the course root must lie inside the served folder) and its links lead there.
+lab-instructor: venv
+	$(BIN)/jupyter labextension list 2>&1 | grep -q "@jupyter/nbgrader.*OK" || \
+	  { echo "the nbgrader JupyterLab extension is not enabled: reinstall with 'rm -r .venv && make venv'"; exit 1; }
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The browser test (tests/ui/browser_check.py): Debian's chromium and a CJK font for the
+# glossaries, installed where we can (root with apt-get); Playwright drives /usr/bin/chromium.
+UI_PACKAGES := chromium fonts-noto-cjk
+test-ui: venv sandbox
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto.*cjk"; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq $(UI_PACKAGES) >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(UI_PACKAGES) >/dev/null 2>&1)) || true; \
+	  fi; \
+	  command -v chromium >/dev/null 2>&1 || \
+	    { echo "make test-ui needs Chromium at /usr/bin/chromium (Debian/Ubuntu: sudo apt-get install $(UI_PACKAGES))" >&2; exit 1; }; }
+	@$(PY) -c "import playwright" 2>/dev/null || \
+	  $(PY) -m pip install --quiet --disable-pip-version-check playwright==1.64.1
+	$(PY) tests/ui/browser_check.py $(if $(LESSON),--lesson $(LESSON))
+
+# The course on JupyterHub (hub/README.md). As root: groups, nbgrader's exchange, permissions and
+# configurable-http-proxy (npm, pinned in hub/package-lock.json, into hub/node_modules/) by
+# hub/setup_hub.sh; the accounts of hub/class.txt (if present) by hub/users.py; then the hub, in
+# the foreground, on HUB_URL. HUB_COURSE: the course root the instructors grade in.
+HUB_PIP    := jupyterhub==6.1.1
+HUB_URL    ?= http://:8000
+HUB_COURSE ?= $(CURDIR)
+hub-prereqs: venv sandbox
+	@test "$$(id -u)" = 0 || { echo "make hub runs as root (system users, setuid spawner); try: sudo make hub" >&2; exit 1; }
+	@$(PY) -c "import jupyterhub" 2>/dev/null || \
+	  $(PY) -m pip install --quiet --disable-pip-version-check $(HUB_PIP)
+	@command -v node >/dev/null 2>&1 || \
+	  (apt-get install -y -qq nodejs npm >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq nodejs npm >/dev/null 2>&1))
+
+hub: hub-prereqs
+	hub/setup_hub.sh $(HUB_COURSE)
+	@if [ -f hub/class.txt ]; then $(PY) hub/users.py sync hub/class.txt; \
+	 else echo "no hub/class.txt: only existing members of rnn-instructors/rnn-students can log in (see hub/class.example.txt)"; fi
+	cd hub && env -u JUPYTER_CONFIG_PATH RNNCOURSE_HUB_URL=$(HUB_URL) RNNCOURSE_HUB_COURSE=$(HUB_COURSE) \
+	  $(BIN)/jupyterhub -f jupyterhub_config.py
+
+# The hub end to end (tests/hub/hub_check.py): three students and an instructor on a loopback
+# port, in a temporary course copy and exchange; Chromium as for test-ui.
+test-hub: hub-prereqs
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || true; \
+	  fi; \
+	  command -v chromium >/dev/null 2>&1 || { echo "make test-hub needs Chromium at /usr/bin/chromium" >&2; exit 1; }; }
+	@$(PY) -c "import playwright" 2>/dev/null || \
+	  $(PY) -m pip install --quiet --disable-pip-version-check playwright==1.64.1
+	$(PY) tests/hub/hub_check.py

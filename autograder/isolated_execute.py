@@ -112,6 +112,25 @@ class GraderProcess:
             self.proc.wait()
 
 
+_SHARED: dict = {}
+
+
+def shared_grader(memory_mb: int) -> GraderProcess:
+    """The grader process of this (long-lived) grading worker, started once: it holds only
+    the instructor's test code and its imports, reconnects to each notebook's kernel, and runs
+    every test cell in a fresh namespace. A grader that died or timed out is replaced."""
+    grader = _SHARED.get("grader")
+    if grader is None or grader.proc.poll() is not None:
+        grader = _SHARED["grader"] = GraderProcess(memory_mb)
+    return grader
+
+
+def drop_shared_grader() -> None:
+    grader = _SHARED.pop("grader", None)
+    if grader is not None:
+        grader.close()
+
+
 class IsolatedExecute(Execute):
     """nbgrader's Execute with test cells graded outside the kernel (see the module doc)."""
 
@@ -150,11 +169,14 @@ class IsolatedExecute(Execute):
         self._stopped = None
         self._started = time.monotonic()
         self._connected = False
-        self._grader = GraderProcess(self.grader_memory_mb)   # imports torch while the kernel starts
+        self._grader = shared_grader(self.grader_memory_mb)   # imports torch while the kernel starts
         try:
             return super().preprocess(nb, resources, km)
         finally:
-            self._grader.close()
+            if self._connected:
+                self._grader.send({"op": "disconnect"})
+                if not (self._grader.receive(timeout=30) or {}).get("ok"):
+                    drop_shared_grader()
 
     # -- output limit -----------------------------------------------------------------------
     def process_message(self, msg, cell, cell_index):
@@ -190,7 +212,9 @@ class IsolatedExecute(Execute):
     def _connect(self) -> bool:
         info = self.km.get_connection_info(session=False)
         info = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in info.items()}
-        self._grader.send({"op": "connect", "info": info, "timeout": self.timeout or 60})
+        salt = os.environ.get("RNNCOURSE_SEED_SALT", "0")
+        self._grader.send({"op": "connect", "info": info, "timeout": self.timeout or 60,
+                           "env": {"RNNCOURSE_SEED_SALT": salt}})
         reply = self._grader.receive(timeout=120)
         self._connected = bool(reply and reply.get("ok"))
         return self._connected
@@ -208,8 +232,8 @@ class IsolatedExecute(Execute):
                 raise DeadKernelError("the kernel died while a test called your code")
             cell.outputs = [_error("CellTimeoutError",
                                    f"the tests of this cell did not finish within {limit} s")]
-            self._grader.close()
-            self._grader = GraderProcess(self.grader_memory_mb)
+            drop_shared_grader()
+            self._grader = shared_grader(self.grader_memory_mb)
             self._connected = False
             self._interrupt()
             return

@@ -7,8 +7,11 @@ it in JSON lines over stdin/stdout:
     <- {"ok": true}
     -> {"op": "run", "source": <test cell source>}
     <- {"status": "ok" | "error", "stdout": "...", "ename": ..., "evalue": ..., "timeout": bool}
+    -> {"op": "disconnect"}
+    <- {"ok": true}
 
-Each test cell runs in a fresh namespace in which every name the cell does not bind is a
+A grading worker keeps one grader process for many notebooks (``connect`` again for the next
+kernel, ``disconnect`` after the last cell). Each test cell runs in a fresh namespace in which every name the cell does not bind is a
 :class:`rnnkit.testing.remote.Remote` for the learner's object in the kernel. The cell's
 imports (numpy, torch, rnnkit) are this process's own: the learner's code cannot reach them,
 and the cell's source, its expected values and its frames never exist in the kernel.
@@ -83,7 +86,15 @@ def main() -> int:
         except ValueError:
             continue
         if req.get("op") == "connect":
+            if channel is not None:
+                channel.close()
+            os.environ.update({k: str(v) for k, v in req.get("env", {}).items()})
             channel = remote.Channel(req["info"], timeout=float(req.get("timeout", 60)))
+            reply = {"ok": True}
+        elif req.get("op") == "disconnect":
+            if channel is not None:
+                channel.close()
+            channel = None
             reply = {"ok": True}
         elif req.get("op") == "run":
             if channel is None:

@@ -1,0 +1,684 @@
+#!/usr/bin/env python3
+"""The course on a real JupyterHub with nbgrader's exchange, end to end, in headless Chromium.
+
+Run by ``make test-hub`` (as root: it creates system users and starts a hub)::
+
+    .venv/bin/python tests/hub/hub_check.py [--keep]
+
+A plain script, not a pytest module: no file of tests/hub/ is named test_*.py, so
+``pytest lib/tests tests`` collects nothing here (and there is no conftest.py, whose module name
+would shadow tests/conftest.py).
+
+What it does, all on loopback ports in a temporary folder (the repository's own autograder/ and
+/srv/nbgrader/exchange are never touched):
+
+1. a copy of the course (solutions/, lessons/, autograder/*.py, as tests/conftest.py makes it)
+   as the instructor's course root, an exchange folder, the hub's runtime folder;
+   ``hub/setup_hub.sh`` (groups, exchange 1777, permissions, proxy) and ``hub/users.py`` create
+   one instructor and three students (system accounts with random passwords);
+2. the instructor (as that user, on the command line): ``course.py release`` and
+   ``nbgrader release_assignment 01_rnn`` into the exchange;
+3. JupyterHub (hub/jupyterhub_config.py, PAM login, configurable-http-proxy from hub/node_modules);
+4. each student logs in through the hub's login form, opens Nbgrader > Assignment List, fetches
+   01_rnn; the formgrader is absent for them (404 at /user/<student>/formgrader, no menu item);
+   the fetched notebook is filled on disk as that user (``runuser``): alice with the solution's
+   answer cells, bob left blank, carol with the first half of the answer cells (carol first
+   submits it blank, then again half done: nbgrader's resubmission, the newest one counts);
+   each submits from the Assignment List;
+5. the instructor logs in (the formgrader is served by the instructor's own server),
+   ``nbgrader collect 01_rnn`` as the instructor puts the three submissions into
+   autograder/submitted/<student>/01_rnn/ of the course, the formgrader's Manage Submissions page
+   lists them; ``course.py grade`` as the instructor (bubblewrap sandbox with a user namespace);
+   the written answers of alice are hand-graded through the formgrader's API (the calls its
+   grading page makes); ``course.py feedback`` + ``nbgrader release_feedback``; ``course.py export``;
+6. each student presses Fetch Feedback in the Assignment List and opens the feedback page: it
+   shows their own total (the gradebook's) and no other student's name;
+7. the file system refuses a student: another student's home, the exchange's inbound folder and a
+   submission in it, the exchange's feedback listing, the gradebook, the submitted/ folder and
+   the solutions (``runuser -u <student> -- cat|ls ...``);
+8. the hub and everything it started stop; the users, their homes and the folder are removed
+   (``--keep`` keeps them for a look).
+
+Screenshots and logs go to tests/hub/screenshots/ (ignored by git). Exit status 0 when every
+step passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HUB = REPO / "hub"
+SHOTS = REPO / "tests" / "hub" / "screenshots"
+BIN = Path(sys.executable).parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LESSON = "01_rnn"
+INSTRUCTOR = "rnnt-ada"
+STUDENTS = ["rnnt-alice", "rnnt-bob", "rnnt-carol"]      # solution, blank, half done
+ALICE, BOB, CAROL = STUDENTS
+T0 = time.time()
+RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.time() - T0:6.1f}s] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Steps:
+    def __init__(self):
+        self.results: list[tuple[str, bool, float, str]] = []
+        self.page = None
+
+    def run(self, name: str, fn, *args) -> bool:
+        log(f"step {name} ...")
+        t0 = time.time()
+        try:
+            note = fn(*args) or ""
+            ok = True
+        except Exception as e:                                  # noqa: BLE001 (any failure)
+            ok, note = False, f"{type(e).__name__}: {e}"
+            traceback.print_exc()
+            if self.page is not None:
+                try:
+                    self.page.screenshot(path=str(SHOTS / f"FAILED-{name}.png"))
+                except Exception:                               # noqa: BLE001
+                    pass
+        dt = time.time() - t0
+        self.results.append((name, ok, dt, str(note)))
+        log(f"step {name}: {'PASS' if ok else 'FAIL'} ({dt:.0f} s) {note}")
+        return ok
+
+    def require(self, name: str, fn, *args) -> None:
+        if not self.run(name, fn, *args):
+            raise RuntimeError(f"step {name} failed; later steps depend on it")
+
+
+# --------------------------------------------------------------------------------------------
+# The setup: a course copy, users, the exchange, the hub
+
+
+class Hub:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.course = tmp / "course"
+        self.exchange = tmp / "exchange"
+        self.runtime = tmp / "runtime"
+        self.port = free_port()
+        self.ports = f"{free_port()},{free_port()}"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.passwords = {n: secrets.token_urlsafe(12) for n in [INSTRUCTOR, *STUDENTS]}
+        self.env = dict(os.environ,
+                        RNNCOURSE_HUB_URL=f"http://127.0.0.1:{self.port}",
+                        RNNCOURSE_HUB_PORTS=self.ports,
+                        RNNCOURSE_HUB_COURSE=str(self.course),
+                        RNNCOURSE_HUB_EXCHANGE=str(self.exchange),
+                        RNNCOURSE_HUB_RUNTIME=str(self.runtime))
+        self.env.pop("JUPYTER_CONFIG_PATH", None)
+        self.proc = None
+
+    # commands as a user, with the environment the hub gives that user's server
+    def user_env(self, name: str) -> dict:
+        u = pwd.getpwnam(name)
+        env = {"HOME": u.pw_dir, "USER": name, "LOGNAME": name, "SHELL": u.pw_shell,
+               "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+               "RNNCOURSE_EXCHANGE": str(self.exchange), "PYTHONWARNINGS": "ignore"}
+        if name == INSTRUCTOR:
+            env["JUPYTER_CONFIG_PATH"] = f"{HUB / 'jupyter' / 'instructor'}:{self.course / 'autograder'}"
+            env["RNNCOURSE_ROOT"] = str(self.course)
+        else:
+            env["JUPYTER_CONFIG_PATH"] = str(HUB / "jupyter" / "student")
+        return env
+
+    def as_user(self, name: str, *cmd: str, cwd: Path | None = None, check: bool = True,
+                stdin: str | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+        cwd = cwd or Path(pwd.getpwnam(name).pw_dir)
+        proc = subprocess.run([RUNUSER, "-u", name, "--", "sh", "-c", 'umask 007 && exec "$@"',
+                               "sh", *cmd], cwd=cwd, env=self.user_env(name), input=stdin,
+                              capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} as {name} failed ({proc.returncode}):\n"
+                               f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    def instructor(self, *cmd: str, **kw) -> subprocess.CompletedProcess:
+        return self.as_user(INSTRUCTOR, *cmd, cwd=self.course / "autograder", **kw)
+
+    def setup(self) -> str:
+        self.tmp.chmod(0o755)
+        self.course.mkdir()
+        for sub in ("solutions", "lessons"):
+            shutil.copytree(REPO / sub, self.course / sub,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "_ui_test_*"))
+        (self.course / "autograder").mkdir()
+        for path in (REPO / "autograder").glob("*.py"):
+            shutil.copy(path, self.course / "autograder" / path.name)
+        if (REPO / "autograder" / "labconfig").is_dir():
+            shutil.copytree(REPO / "autograder" / "labconfig", self.course / "autograder" / "labconfig")
+        subprocess.run([str(HUB / "setup_hub.sh"), str(self.course)], env=self.env, check=True)
+        pwfile = self.tmp / "passwords.tsv"
+        pwfile.write_text("".join(f"{n}\t{p}\n" for n, p in self.passwords.items()))
+        pwfile.chmod(0o600)
+        subprocess.run([sys.executable, str(HUB / "users.py"), "add", "--instructor", INSTRUCTOR,
+                        "--students", *STUDENTS, "--password-file", str(pwfile)],
+                       env=self.env, check=True)
+        return f"course copy {self.course}, exchange {self.exchange}"
+
+    def start(self) -> str:
+        self.runtime.mkdir(mode=0o700, exist_ok=True)
+        self.logfile = open(SHOTS / "hub.log", "w")
+        self.proc = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(HUB / "jupyterhub_config.py")],
+                                     cwd=self.runtime, env=self.env, stdout=self.logfile,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyterhub exited {self.proc.returncode}; see {SHOTS / 'hub.log'}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/hub/health", timeout=5) as r:
+                    if r.status == 200:
+                        return f"JupyterHub on {self.url}"
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("the hub did not answer within 90 s")
+
+    def stop(self) -> str:
+        notes = []
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)        # the hub stops its servers and proxy
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                notes.append("the hub had to be killed")
+        # anything of the test users still running (their servers, kernels) is ended by pid
+        uids = set()
+        for n in [INSTRUCTOR, *STUDENTS]:
+            try:
+                uids.add(pwd.getpwnam(n).pw_uid)
+            except KeyError:
+                pass
+        left = [p for p in user_processes(uids)]
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if left:
+            notes.append(f"{len(left)} process(es) of the test users left after the hub stopped "
+                         f"(killed)")
+        # and nothing still listens on the hub's ports
+        for port in [self.port, *map(int, self.ports.split(","))]:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    notes.append(f"port {port} still open")
+        if hasattr(self, "logfile"):
+            self.logfile.close()
+        if notes:
+            raise RuntimeError("; ".join(notes))
+        return "the hub, the proxy and every user's server stopped"
+
+
+def user_processes(uids: set[int]) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid in uids:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def rss_of(uids: set[int]) -> dict[int, tuple[str, int]]:
+    """pid -> (command, RSS in KiB) of the processes of ``uids``."""
+    out = {}
+    for pid in user_processes(uids):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+            rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+            out[pid] = (cmd, rss)
+        except (OSError, AttributeError):
+            pass
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Notebooks
+
+
+def strip_markers(source: str) -> str:
+    return "\n".join(l for l in source.split("\n")
+                     if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def fill(nb: dict, fraction: float) -> tuple[dict, int]:
+    """``nb`` with the first ``fraction`` of its answer cells holding the solution's answer."""
+    sol = json.loads((REPO / "solutions" / LESSON / f"{LESSON}.ipynb").read_text())
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: c["source"] for c in sol["cells"]
+               if c["metadata"].get("nbgrader", {}).get("solution")}
+    cells = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+    n = round(len(cells) * fraction)
+    for cell in cells[:n]:
+        src = answers[cell["metadata"]["nbgrader"]["grade_id"]]
+        cell["source"] = strip_markers(src if isinstance(src, str) else "".join(src))
+    return nb, n
+
+
+# --------------------------------------------------------------------------------------------
+# The browser
+
+
+def menu(page, top: str, label: str) -> None:
+    page.locator(".lm-MenuBar-item", has_text=re.compile(f"^{re.escape(top)}$")).click()
+    page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel",
+                 has_text=re.compile(f"^{re.escape(label)}$")).first.click()
+
+
+def menu_labels(page, top: str) -> list[str]:
+    page.locator(".lm-MenuBar-item", has_text=re.compile(f"^{re.escape(top)}$")).click()
+    page.wait_for_timeout(300)
+    labels = page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel").all_inner_texts()
+    page.keyboard.press("Escape")
+    return labels
+
+
+def login(page, hub: Hub, name: str) -> None:
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", hub.passwords[name])
+    page.click("#login_submit")
+    page.wait_for_url(re.compile(rf"/user/{re.escape(name)}/lab"), timeout=150_000)
+    page.locator(".jp-DirListing-content").wait_for(timeout=120_000)
+    page.locator("#jp-main-dock-panel").wait_for()
+    page.wait_for_timeout(1000)
+
+
+def open_assignment_list(page) -> None:
+    menu(page, "Nbgrader", "Assignment List")
+    page.locator("#released_assignments_list").wait_for(timeout=30_000)
+    wait_loaded(page)
+
+
+def wait_loaded(page, timeout: float = 60) -> None:
+    """Until the Assignment List's three lists have finished loading."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        loading = page.evaluate("""() => [...document.querySelectorAll(
+            '[id$="_assignments_list_loading"]')].some(e => !e.hidden)""")
+        if not loading:
+            page.wait_for_timeout(300)
+            return
+        page.wait_for_timeout(300)
+    raise TimeoutError("the Assignment List is still loading")
+
+
+def refresh_assignment_list(page) -> None:
+    """Close the Assignments tab and open it again (a fresh listing from the exchange)."""
+    tab = page.locator(".lm-TabBar-tab", has_text=re.compile("^Assignments$"))
+    if tab.count():
+        tab.first.locator(".lm-TabBar-tabCloseIcon").click()
+        page.wait_for_timeout(300)
+    open_assignment_list(page)
+
+
+def click_in(page, list_id: str, button: str, timeout: float = 60_000) -> None:
+    lst = page.locator(f"#{list_id}")
+    row = lst.locator(".list_item", has_text=LESSON).first
+    row.wait_for(timeout=timeout)
+    row.locator("button", has_text=re.compile(f"^{button}$")).click()
+
+
+def wait_in(page, list_id: str, text: str = LESSON, timeout: float = 120) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if page.locator(f"#{list_id} .list_item", has_text=text).count():
+            return
+        page.wait_for_timeout(500)
+    raise TimeoutError(f"{text!r} did not appear in #{list_id} within {timeout:.0f} s")
+
+
+API_JS = """async ([method, url, body]) => {
+  const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '';
+  const r = await fetch(url, {method, credentials: 'same-origin',
+      headers: {'X-XSRFToken': decodeURIComponent(xsrf), 'Content-Type': 'application/json'},
+      body: body === null ? undefined : JSON.stringify(body)});
+  return [r.status, await r.text()];
+}"""
+
+
+def api(page, method: str, url: str, body=None):
+    status, text = page.evaluate(API_JS, [method, url, body])
+    if status >= 400:
+        raise RuntimeError(f"{method} {url}: HTTP {status}: {text[:300]}")
+    return json.loads(text) if text else None
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the users and the folder")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        raise SystemExit("tests/hub/hub_check.py runs as root (system users, a hub); use make test-hub")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("*"):
+        old.unlink()
+    tmp = Path(tempfile.mkdtemp(prefix="rnn-hub-test-"))
+    hub = Hub(tmp)
+    steps = Steps()
+    facts: dict = {"submission": {}, "totals": {}, "rss": {}}
+
+    def instructor_release():
+        hub.instructor(str(BIN / "python"), "course.py", "release", "--lesson", LESSON)
+        hub.instructor(str(BIN / "nbgrader"), "release_assignment", LESSON, "--log-level=WARN")
+        out = hub.exchange / "rnn-course" / "outbound" / LESSON / f"{LESSON}.ipynb"
+        assert out.is_file(), f"{out} missing after release_assignment"
+        inbound = hub.exchange / "rnn-course" / "inbound"
+        mode = oct(inbound.stat().st_mode & 0o7777)
+        assert mode == "0o2733", f"inbound is {mode}, nbgrader makes it 2733"
+        return f"released into {out.parent}; inbound {mode}"
+
+    try:
+        steps.require("setup", hub.setup)
+        steps.require("release", instructor_release)
+        steps.require("hub-start", hub.start)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            pages = {}
+
+            def new_page(name):
+                ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+                page = ctx.new_page()
+                page.set_default_timeout(60_000)
+                pages[name] = page
+                steps.page = page
+                return page
+
+            # --- students: log in, fetch, fill, submit ----------------------------------------
+            def student_fetch(name):
+                page = new_page(name)
+                login(page, hub, name)
+                labels = menu_labels(page, "Nbgrader")
+                assert "Assignment List" in labels, f"no Assignment List in the Nbgrader menu: {labels}"
+                assert not any(l.startswith("Formgrader") for l in labels), \
+                    f"a student sees the formgrader in the menu: {labels}"
+                resp = page.request.get(f"{hub.url}/user/{name}/formgrader")
+                assert resp.status == 404, f"/user/{name}/formgrader answers {resp.status}, not 404"
+                open_assignment_list(page)
+                wait_in(page, "released_assignments_list")
+                if name == ALICE:
+                    page.screenshot(path=str(SHOTS / "student-assignment-list.png"))
+                click_in(page, "released_assignments_list", "Fetch")
+                wait_in(page, "fetched_assignments_list")
+                fetched = Path(pwd.getpwnam(name).pw_dir) / LESSON / f"{LESSON}.ipynb"
+                assert fetched.is_file(), f"{fetched} missing after Fetch"
+                assert fetched.stat().st_uid == pwd.getpwnam(name).pw_uid
+                if name == ALICE:
+                    page.screenshot(path=str(SHOTS / "student-fetched.png"))
+                return f"menu {labels}; fetched to {fetched}; /formgrader 404"
+
+            def write_as(name, nb):
+                path = Path(pwd.getpwnam(name).pw_dir) / LESSON / f"{LESSON}.ipynb"
+                hub.as_user(name, "tee", str(path), stdin=json.dumps(nb, indent=1) + "\n")
+
+            def submit(name):
+                page = pages[name]
+                steps.page = page
+                before = page.locator("#submitted_assignments_list .list_item").count()
+                click_in(page, "fetched_assignments_list", "Submit")
+                t0 = time.time()
+                while page.locator("#submitted_assignments_list .list_item").count() <= before:
+                    dialog = page.locator(".jp-Dialog")
+                    if dialog.count():
+                        raise AssertionError(f"submit: {dialog.first.inner_text()[:300]}")
+                    if time.time() - t0 > 90:
+                        raise TimeoutError("no new submission in the Assignment List after 90 s")
+                    page.wait_for_timeout(500)
+
+            def student_work(name):
+                path = Path(pwd.getpwnam(name).pw_dir) / LESSON / f"{LESSON}.ipynb"
+                nb = json.loads(path.read_text())
+                if name == CAROL:                     # a first, blank submission, then a resubmission
+                    submit(name)
+                    time.sleep(1.1)                   # nbgrader's timestamps: a new second
+                fraction = {ALICE: 1.0, BOB: 0.0, CAROL: 0.5}[name]
+                nb, n = fill(nb, fraction)
+                if n:
+                    write_as(name, nb)
+                submit(name)
+                if name == ALICE:
+                    page = pages[name]
+                    page.screenshot(path=str(SHOTS / "student-submitted.png"))
+                facts["submission"][name] = n
+                return f"{n} answer cell(s) filled on disk as {name}, submitted" + \
+                    (" (her second submission)" if name == CAROL else "")
+
+            for s in STUDENTS:
+                steps.require(f"{s}-login-fetch", student_fetch, s)
+            for s in STUDENTS:
+                steps.require(f"{s}-fill-submit", student_work, s)
+
+            def memory():
+                uids = {pwd.getpwnam(n).pw_uid for n in STUDENTS}
+                procs = rss_of(uids)
+                servers = [kb for cmd, kb in procs.values() if "jupyterhub-singleuser" in cmd]
+                facts["rss"]["student server (idle, no kernel) MiB"] = [round(k / 1024) for k in servers]
+                return f"student servers' RSS: {', '.join(f'{k / 1024:.0f} MiB' for k in servers)}"
+            steps.run("server-memory", memory)
+
+            # --- the instructor: collect, formgrader, grade, hand-grade, feedback ----------------
+            def instructor_collect():
+                page = new_page(INSTRUCTOR)
+                login(page, hub, INSTRUCTOR)
+                labels = menu_labels(page, "Nbgrader")
+                assert "Formgrader" in labels, f"no Formgrader in the instructor's menu: {labels}"
+                proc = hub.instructor(str(BIN / "nbgrader"), "collect", LESSON, "--log-level=INFO")
+                got = sorted(p.parent.parent.name for p in
+                             (hub.course / "autograder" / "submitted").glob(f"*/{LESSON}/{LESSON}.ipynb"))
+                assert got == sorted(STUDENTS), f"collected {got}"
+                ts = (hub.course / "autograder" / "submitted" / CAROL / LESSON / "timestamp.txt").read_text()
+                facts["carol_timestamp"] = ts.strip()
+                # carol submitted twice: both are in the exchange, collect took the newer one
+                carols = sorted(p.name.split("+")[2] for p in
+                                (hub.exchange / "rnn-course" / "inbound").iterdir()
+                                if p.name.startswith(CAROL + "+"))
+                assert len(carols) == 2 and ts.strip() == carols[-1], \
+                    f"carol's submissions {carols}, collected {ts.strip()}"
+                # the formgrader, served by the instructor's own server, in its own tab (JupyterHub
+                # >= 4.1 forbids the iframe of JupyterLab's Formgrader panel: nbgrader's docs)
+                page.goto(f"{hub.url}/user/{INSTRUCTOR}/formgrader/manage_submissions/{LESSON}")
+                for s in STUDENTS:
+                    page.get_by_text(s).first.wait_for(timeout=30_000)
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(SHOTS / "instructor-formgrader-collected.png"), full_page=True)
+                page.goto(f"{hub.url}/user/{INSTRUCTOR}/formgrader")
+                page.get_by_text(LESSON).first.wait_for(timeout=30_000)
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(SHOTS / "instructor-formgrader-assignments.png"))
+                n_collect = len(re.findall(r"Collecting submission", proc.stdout + proc.stderr))
+                return f"collected {got}; carol's newer submission of two ({ts.strip()})"
+
+            steps.require("instructor-collect", instructor_collect)
+
+            def instructor_grade():
+                proc = hub.instructor(str(BIN / "python"), "course.py", "grade", "--lesson", LESSON,
+                                      timeout=600)
+                out = proc.stdout + proc.stderr
+                (SHOTS / "grade.log").write_text(out)
+                assert "unsandboxed" not in out and "WITHOUT a sandbox" not in out, \
+                    "grading ran without the sandbox"
+                from nbgrader.api import Gradebook
+                with Gradebook("sqlite:///" + str(hub.course / "autograder" / "gradebook.db")) as gb:
+                    for s in STUDENTS:
+                        nb = gb.find_submission_notebook(LESSON, LESSON, s)
+                        facts["totals"][s] = (nb.code_score, nb.max_code_score)
+                a, b, c = (facts["totals"][s][0] for s in STUDENTS)
+                mx = facts["totals"][ALICE][1]
+                assert a == mx, f"alice (the solution) scored {a}/{mx}"
+                assert b == 0, f"bob (blank) scored {b}"
+                assert 0 < c < mx, f"carol (half, resubmitted) scored {c}/{mx}"
+                return "autograded " + ", ".join(f"{s} {facts['totals'][s][0]:g}/{mx:g}" for s in STUDENTS)
+
+            steps.require("instructor-grade", instructor_grade)
+
+            def hand_grade():
+                page = pages[INSTRUCTOR]
+                steps.page = page
+                base = f"{hub.url}/user/{INSTRUCTOR}/formgrader/api"
+                subs = api(page, "GET", f"{base}/submitted_notebooks/{LESSON}/{LESSON}")
+                sid = next(s["id"] for s in subs if s["student"] == ALICE)
+                grades = api(page, "GET", f"{base}/grades?submission_id={sid}")
+                written = [g for g in grades if g["needs_manual_grade"] and g["auto_score"] is None]
+                assert written, "no written answer to hand-grade"
+                for g in written:
+                    api(page, "PUT", f"{base}/grade/{g['id']}",
+                        {"manual_score": g["max_score"], "extra_credit": None})
+                page.goto(f"{hub.url}/user/{INSTRUCTOR}/formgrader/submissions/{sid}/")
+                page.wait_for_timeout(2000)
+                page.screenshot(path=str(SHOTS / "instructor-formgrader-handgraded.png"))
+                pts = sum(g["max_score"] for g in written)
+                facts["written"] = pts
+                return f"{len(written)} written answer(s) of alice hand-graded: +{pts:g}"
+
+            steps.run("instructor-hand-grade", hand_grade)
+
+            def instructor_feedback():
+                hub.instructor(str(BIN / "python"), "course.py", "feedback", "--lesson", LESSON)
+                hub.instructor(str(BIN / "nbgrader"), "release_feedback", LESSON, "--log-level=WARN")
+                fb = list((hub.exchange / "rnn-course" / "feedback").glob("*.html"))
+                assert len(fb) == len(STUDENTS), f"{len(fb)} feedback files in the exchange"
+                mode = oct((hub.exchange / "rnn-course" / "feedback").stat().st_mode & 0o777)
+                hub.instructor(str(BIN / "python"), "course.py", "export")
+                with open(hub.course / "autograder" / "grades.csv") as f:
+                    rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)
+                            if r["assignment"] == LESSON}
+                assert set(rows) == set(STUDENTS), f"grades.csv: {rows}"
+                facts["csv"] = rows
+                return f"{len(fb)} feedback files released (folder {mode}); grades.csv {rows}"
+
+            steps.require("instructor-feedback-export", instructor_feedback)
+
+            # --- students: fetch feedback, see their own score only ---------------------------
+            def student_feedback(name):
+                page = pages[name]
+                steps.page = page
+                refresh_assignment_list(page)
+                wait_in(page, "submitted_assignments_list")
+                page.locator("#submitted_assignments_list button",
+                             has_text=re.compile("^Fetch Feedback$")).first.click()
+                t0 = time.time()
+                while not page.locator("#submitted_assignments_list",
+                                       has_text="view feedback").count():
+                    if time.time() - t0 > 60:
+                        raise TimeoutError("no '(view feedback)' after Fetch Feedback")
+                    page.wait_for_timeout(500)
+                home = Path(pwd.getpwnam(name).pw_dir)
+                files = sorted(home.glob(f"{LESSON}/feedback/*/{LESSON}.html"))
+                assert len(files) == 1, f"feedback files in {name}'s home: {files}"
+                rel = files[0].relative_to(home)
+                page.goto(f"{hub.url}/user/{name}/files/{rel}")
+                header = page.locator("h4", has_text="Score:").first
+                header.wait_for(timeout=30_000)
+                text = header.inner_text()
+                m = re.search(r"Score:\s*([\d.]+)\s*/\s*([\d.]+)", text)
+                score, mx = float(m.group(1)), float(m.group(2))
+                expected = facts["csv"][name]
+                assert abs(score - expected) < 1e-6, f"{name}'s feedback says {score}, the gradebook {expected}"
+                body = page.content()
+                others = [o for o in STUDENTS if o != name and o in body]
+                assert not others, f"{name}'s feedback names {others}"
+                if name == ALICE:
+                    page.screenshot(path=str(SHOTS / "student-feedback.png"), full_page=False)
+                page.screenshot(path=str(SHOTS / f"feedback-{name}.png"))
+                return f"{rel}: Score {score:g} / {mx:g} (gradebook {expected:g}); no other student named"
+
+            for s in STUDENTS:
+                steps.run(f"{s}-feedback", student_feedback, s)
+            browser.close()
+
+        # --- the file system refuses a student -------------------------------------------------
+        def refused():
+            inbound = hub.exchange / "rnn-course" / "inbound"
+            alice_sub = next(p for p in inbound.iterdir() if p.name.startswith(ALICE + "+"))
+            ad = Path(pwd.getpwnam(ALICE).pw_dir)
+            tries = [
+                ("cat", str(ad / LESSON / f"{LESSON}.ipynb")),                # another student's work
+                ("ls", str(ad)),
+                ("ls", str(inbound)),                                        # the exchange's inbound
+                ("cat", str(alice_sub / f"{LESSON}.ipynb")),                  # a submission in it
+                ("ls", str(hub.exchange / "rnn-course" / "feedback")),        # others' feedback
+                ("cat", str(hub.course / "autograder" / "gradebook.db")),     # the gradebook
+                ("ls", str(hub.course / "autograder" / "submitted" / ALICE)),
+                ("cat", str(hub.course / "solutions" / LESSON / f"{LESSON}.ipynb")),
+            ]
+            lines = []
+            for cmd, path in tries:
+                proc = hub.as_user(BOB, cmd, path, check=False)
+                denied = proc.returncode != 0 and "Permission denied" in proc.stderr
+                assert denied, f"{BOB}: {cmd} {path} was not refused: rc {proc.returncode} {proc.stderr[:200]}"
+                lines.append(f"{cmd} {path}: refused")
+            own = hub.as_user(BOB, "cat", str(Path(pwd.getpwnam(BOB).pw_dir) / LESSON / f"{LESSON}.ipynb"))
+            assert own.returncode == 0
+            (SHOTS / "refused.txt").write_text("\n".join(lines) + "\n")
+            return f"{len(tries)} reads refused (Permission denied), bob reads his own notebook"
+
+        steps.run("filesystem-refuses", refused)
+    except RuntimeError as e:
+        log(str(e))
+    finally:
+        steps.page = None
+        steps.run("hub-stop", hub.stop)
+        if not args.keep:
+            def cleanup():
+                subprocess.run([sys.executable, str(HUB / "users.py"), "remove", INSTRUCTOR, *STUDENTS],
+                               check=True, stdout=subprocess.DEVNULL)
+                shutil.rmtree(tmp, ignore_errors=True)
+                return "users, homes and the test folder removed"
+            steps.run("cleanup", cleanup)
+        else:
+            log(f"kept: {tmp}, users {INSTRUCTOR} {' '.join(STUDENTS)} (passwords in {tmp}/passwords.tsv)")
+
+    (SHOTS / "facts.json").write_text(json.dumps(facts, indent=1, default=str) + "\n")
+    print("\nhub check:")
+    for name, ok, dt, note in steps.results:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name:<28} {dt:5.0f} s  {note}")
+    failed = [r for r in steps.results if not r[1]]
+    print(f"\n{len(steps.results) - len(failed)} passed, {len(failed)} failed in {time.time() - T0:.0f} s;"
+          f" screenshots in {SHOTS.relative_to(REPO)}/")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
