@@ -62,6 +62,9 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.IsolatedExecute.timeout = c.Execute.timeout
 c.IsolatedExecute.interrupt_on_timeout = True
+# The kernel's state is thrown away after grading: kill it (and its sandbox) at once instead of
+# waiting for a polite shutdown.
+c.IsolatedExecute.shutdown_kernel = "immediate"
 c.IsolatedExecute.max_output_bytes = int(os.environ.get("RNNCOURSE_OUTPUT_BYTES", "1000000"))
 c.IsolatedExecute.grader_memory_mb = int(os.environ.get("RNNCOURSE_GRADER_MEMORY_MB", "4096"))
 c.IsolatedExecute.notebook_timeout = int(os.environ.get("RNNCOURSE_NOTEBOOK_TIMEOUT", "900"))

@@ -93,7 +93,7 @@ def kernel_argv(root: Path, workdir: Path, scratch: Path, uid: int = FIRST_UID) 
     root = root.resolve()
     as_root = os.geteuid() == 0
     argv = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp"]
+            "--perms", "1777", "--tmpfs", "/tmp"]
     keeps = [k for k in [root / "lib", root / "lessons", root / ".venv", *_runtime_paths()]
              if k.exists()]
     made = set()
@@ -121,7 +121,7 @@ def kernel_argv(root: Path, workdir: Path, scratch: Path, uid: int = FIRST_UID) 
     # would take that for a dead parent and quit. bwrap's --die-with-parent does that job.
     argv += ["--unsetenv", "JPY_PARENT_PID"]
     for var, sub in (("HOME", "home"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl"),
-                     ("TMPDIR", "tmp")):
+                     ("TMPDIR", "tmp"), ("TORCHINDUCTOR_CACHE_DIR", "tmp/torchinductor")):
         argv += ["--setenv", var, str(scratch / sub)]
     conn = scratch / "ipc" / "connection.json"
     inner = []

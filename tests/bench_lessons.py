@@ -32,6 +32,7 @@ def run(path: Path, grading: bool) -> tuple[float, list[str]]:
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(path, tmp)
         client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                                shutdown_kernel="immediate",
                                 resources={"metadata": {"path": tmp}})
         start = time.perf_counter()
         client.execute()

@@ -39,7 +39,7 @@ def make_course_copy(dest: Path) -> Path:
 
 
 def run_course(root: Path, *args: str, env_extra: dict | None = None,
-               timeout: float = 1200) -> subprocess.CompletedProcess:
+               timeout: float = 3000) -> subprocess.CompletedProcess:
     env = dict(os.environ, RNNCOURSE_ROOT=str(root), **(env_extra or {}))
     proc = subprocess.run([sys.executable, str(root / "autograder" / "course.py"), *args],
                           env=env, capture_output=True, text=True, timeout=timeout)

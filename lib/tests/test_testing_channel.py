@@ -141,3 +141,12 @@ def test_a_tampered_channel_only_changes_values(kernel):
         kc.execute_interactive("import importlib; importlib.reload(ks)", timeout=30)
     out, _ = remote.Remote(ch, {"name": "double"})(np.ones(2))
     assert out.tolist() == [2.0, 2.0]
+
+
+def test_codec_keeps_numpy_scalars_scalars():
+    enc, dec = codec.Encoder(), codec.Decoder()
+    for value in (np.int64(3), np.float32(2.5), np.bool_(True)):
+        back = dec.decode(json.loads(codec.dumps(enc.encode(value))))
+        assert np.ndim(back) == 0 and back == value and back.dtype == value.dtype
+    back = dec.decode(json.loads(codec.dumps(enc.encode([(np.arange(3)[0], np.arange(3)[2])]))))
+    assert back == [(0, 2)] and np.ndim(back[0][0]) == 0

@@ -54,7 +54,10 @@ class CodecError(ValueError):
 
 def _npy(arr: np.ndarray) -> str:
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    arr = np.asarray(arr)
+    if not arr.flags.c_contiguous:        # (np.ascontiguousarray would make a 0-d array 1-d)
+        arr = arr.copy(order="C")
+    np.save(buf, arr, allow_pickle=False)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
