@@ -6,6 +6,9 @@ Nothing is downloaded: the series and the text ship with packages the course ins
   ships as sample data (``matplotlib.cbook.get_sample_data("membrane.dat")``, 12,000 float32
   samples; the neuron rests, is driven into regular spiking by an injected current, and rests
   again). Units and sampling rate are not documented: the lesson treats the values as they are.
+* :func:`sunspots`: the yearly sunspot numbers 1700-2008 (309 values, ``SUNACTIVITY``) that
+  statsmodels ships as a data set (``statsmodels.api.datasets.sunspots``; originally from the
+  Solar Influences Data Analysis Center (SIDC) and NOAA's National Geophysical Data Center).
 * :func:`python_docs_text`: English text of the Python language reference, from the
   ``pydoc_data.topics`` module of Python's standard library (PSF License), the text that
   ``help("topics")`` shows.
@@ -24,6 +27,24 @@ def membrane_potential() -> np.ndarray:
     with cbook.get_sample_data("membrane.dat") as f:
         data = np.frombuffer(f.read(), dtype="<f4")
     return data.astype(np.float32).copy()
+
+
+def sunspots() -> tuple[np.ndarray, np.ndarray]:
+    """The yearly sunspot numbers 1700-2008 shipped with statsmodels (no download).
+
+    Source: ``statsmodels.api.datasets.sunspots.load_pandas().data`` (columns ``YEAR`` and
+    ``SUNACTIVITY``), data originally from the SIDC (Royal Observatory of Belgium) and NOAA's
+    National Geophysical Data Center.
+
+    Returns:
+        years: ``(309,)`` float64, 1700.0 to 2008.0;
+        values: ``(309,)`` float64, the yearly mean sunspot number (0 to about 190).
+    """
+    from statsmodels.datasets import sunspots as _sunspots
+    data = _sunspots.load_pandas().data
+    years = data["YEAR"].to_numpy(dtype=np.float64).copy()
+    values = data["SUNACTIVITY"].to_numpy(dtype=np.float64).copy()
+    return years, values
 
 
 def python_docs_text(max_chars: int = 200_000) -> str:

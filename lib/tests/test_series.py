@@ -12,6 +12,15 @@ def test_membrane_potential_ships_with_matplotlib():
     assert np.all(np.isfinite(v)) and -1.0 < v.min() < v.max() < 0.5
 
 
+def test_sunspots_ship_with_statsmodels():
+    years, values = series.sunspots()
+    assert years.shape == values.shape == (309,)
+    assert years.dtype == values.dtype == np.float64
+    assert years[0] == 1700 and years[-1] == 2008 and np.all(np.diff(years) == 1)
+    assert np.all(np.isfinite(values)) and values.min() >= 0 and 150 < values.max() < 200
+    assert values[0] == 5.0 and values[-1] == 2.9
+
+
 def test_python_docs_text_is_ascii_and_bounded():
     text = series.python_docs_text(50_000)
     assert len(text) == 50_000

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from rnnkit.series import windows
 from rnnkit.testing import practice as tests
 
 # ---------------------------------------------------------------------------------------------
@@ -359,3 +360,59 @@ def test_train_classifier_fails_an_untrained_model():
         return train_classifier(x, lengths, y, seed, steps=0)
     with pytest.raises(AssertionError):
         tests.train_classifier(untrained, seed=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# train_forecaster
+# ---------------------------------------------------------------------------------------------
+
+class _Forecaster(nn.Module):
+    def __init__(self, hidden_size=32):
+        super().__init__()
+        self.rnn = nn.GRU(1, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, 1)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return x[:, -1, 0] + self.head(out[:, -1])[:, 0]
+
+
+def train_forecaster(series, window, seed, steps=300, lr=1e-2):
+    torch.manual_seed(seed)
+    model = _Forecaster()
+    x, y = windows(series.numpy(), window)
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for step in range(steps):
+        loss = F.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return model.eval()
+
+
+def test_sunspot_split_holds_out_the_last_years():
+    train, x_test, y_test = tests.sunspot_split(12, 40)
+    assert train.shape == (269,) and x_test.shape == (40, 12, 1) and y_test.shape == (40,)
+    assert abs(train.mean()) < 1e-5 and abs(train.std() - 1) < 1e-5
+    assert np.allclose(x_test[0, :, 0], train[-12:]) and np.allclose(x_test[1:, -1, 0], y_test[:-1])
+
+
+def test_train_forecaster_passes_a_working_loop():
+    mse_model, mse_naive = tests.train_forecaster(train_forecaster, seed=0)
+    assert mse_model <= 0.8 * mse_naive
+
+
+def test_train_forecaster_fails_the_naive_forecast_and_a_wrong_shape():
+    class Naive(nn.Module):
+        def forward(self, x):
+            return x[:, -1, 0]
+
+    class Column(Naive):
+        def forward(self, x):
+            return x[:, -1, :]
+
+    for model in (Naive(), Column()):
+        with pytest.raises(AssertionError):
+            tests.train_forecaster(lambda s, w, seed, m=model: m, seed=0)

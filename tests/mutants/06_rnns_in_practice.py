@@ -3,7 +3,8 @@ exercise.
 
 Each variant's source replaces the whole answer cell. Variants may use the names the first cell
 imports (``np``, ``torch``, ``nn``, ``F``, ``pack_padded_sequence``, ``pad_packed_sequence``,
-``pad_sequence``) and, for ``train_classifier``, the solution's ``SequenceClassifier``; the tests
+``pad_sequence``) and, for ``train_classifier``, the solution's ``SequenceClassifier``
+(``train_forecaster``'s variants may use ``windows`` and the notebook's given ``Forecaster``); the tests
 of ``sample`` build the learner's ``CharLM``, so ``sample``'s variants run with the solution's.
 
 GRADED (at the end) picks the variants make test grades; the others stay in RESERVE.
@@ -20,6 +21,7 @@ EXERCISES = {
     "sample": (["test_sample"], ["CharLM"]),
     "SequenceClassifier": (["test_SequenceClassifier"], []),
     "train_classifier": (["test_train_classifier"], ["SequenceClassifier"]),
+    "train_forecaster": (["test_train_forecaster"], []),
 }
 
 VARIANTS = []
@@ -433,6 +435,60 @@ def train_classifier(x, lengths, y, seed):
 
 
 # ---------------------------------------------------------------------------------------------
+# train_forecaster
+# ---------------------------------------------------------------------------------------------
+_add("train_forecaster", "window shifted by one: predicts the value two steps ahead", False, '''
+def train_forecaster(series, window, seed):
+    torch.manual_seed(seed)
+    model = Forecaster(32)
+    x = torch.stack([series[m:m + window] for m in range(len(series) - window - 1)])[..., None]
+    y = series[window + 1:]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for step in range(300):
+        loss = F.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return model.eval()
+''')
+_add("train_forecaster", "returns the naive forecast (untrained residual model)", False, '''
+def train_forecaster(series, window, seed):
+    class Naive(nn.Module):
+        def forward(self, x):
+            return x[:, -1, 0]
+    return Naive().eval()
+''')
+_add("train_forecaster", "own LSTM on unfolded windows, mini-batches", True, '''
+def train_forecaster(series, window, seed):
+    torch.manual_seed(seed)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(1, 24, batch_first=True)
+            self.head = nn.Linear(24, 1)
+
+        def forward(self, x):
+            return x[:, -1, 0] + self.head(self.rnn(x)[0][:, -1])[:, 0]
+
+    model = Net()
+    x = series.unfold(0, window, 1)[:-1, :, None]
+    y = series[window:]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(seed)
+    for step in range(400):
+        idx = torch.randint(0, len(y), (64,), generator=gen)
+        loss = F.mse_loss(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return model.eval()
+''')
+
+
+# ---------------------------------------------------------------------------------------------
 # what make test grades (grading time is tight); the rest is RESERVE
 # ---------------------------------------------------------------------------------------------
 GRADED = {
@@ -484,5 +540,9 @@ GRADED = {
         "returns a fresh model, trains another",
         "bidirectional LSTM, shuffled epochs",
         "full-batch steps with a step schedule",
+    ],
+    "train_forecaster": [
+        "window shifted by one: predicts the value two steps ahead",
+        "own LSTM on unfolded windows, mini-batches",
     ],
 }

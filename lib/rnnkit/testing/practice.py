@@ -21,6 +21,9 @@ Conventions of the exercises:
 * ``SequenceClassifier(input_size, hidden_size, num_classes, kind="gru", bidirectional=False)``,
   submodules ``rnn`` and ``head``; ``model(x (N, T, D), lengths (N,)) -> logits (N, C)``;
   ``train_classifier(x, lengths, y, seed) -> a trained SequenceClassifier``.
+* ``train_forecaster(series, window, seed) -> model``: ``series`` the standardised yearly
+  sunspot numbers of the training years, a ``(L,)`` float32 tensor; the model maps windows
+  ``(N, window, 1)`` of standardised values to the next value ``(N,)``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.checks import check_close, check_returns, check_shape
-from rnnkit.series import variable_length_task
+from rnnkit.series import sunspots, variable_length_task, windows
 from rnnkit.testing.ops import to_numpy
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "padded_run", "reference_final_states", "final_states", "reference_masked_ce",
     "masked_cross_entropy", "reference_lm", "char_lm", "sample_distribution", "sample_state",
     "reference_classifier", "classifier", "train_classifier", "counting_lstm_state",
+    "sunspot_split", "train_forecaster",
 ]
 
 _LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -506,3 +510,62 @@ def train_classifier(train_fn, seed: int, n_train: int = 2000, n_test: int = 500
             f"hundred steps, with cross-entropy on the logits, and return the model (in eval "
             f"mode).")
     return acc
+
+
+# ---------------------------------------------------------------------------------------------
+# train_forecaster
+# ---------------------------------------------------------------------------------------------
+
+def sunspot_split(window: int, n_test: int = 40):
+    """The sunspot series standardised with the mean and standard deviation of its training
+    years (all but the last ``n_test``), and the held-out windows.
+
+    Returns:
+        train: ``(309 - n_test,)`` float32, the standardised training years;
+        x_test: ``(n_test, window, 1)`` float32, the ``window`` values before each held-out year
+            (the first ones reach back into the training years, as a forecaster's input would);
+        y_test: ``(n_test,)`` float32, the held-out years' standardised values.
+    """
+    _, values = sunspots()
+    split = len(values) - n_test
+    mu, sd = values[:split].mean(), values[:split].std()
+    z = ((values - mu) / sd).astype(np.float32)
+    x, y = windows(z, window)                                  # targets z[window:]
+    return z[:split].copy(), x[-n_test:], y[-n_test:]
+
+
+def train_forecaster(train_fn, seed: int, window: int = 12, n_test: int = 40,
+                     ratio: float = 0.8) -> tuple[float, float]:
+    """Call ``train_forecaster(series, window, seed)`` on the training years of the sunspot
+    series and evaluate the model it returns one step ahead on the last ``n_test`` years: its
+    mean squared error must be at most ``ratio`` times that of the naive forecast ("the next
+    value is the last one"). Returns ``(mse_model, mse_naive)`` in standardised units."""
+    train, x_test, y_test = sunspot_split(window, n_test)
+    model = train_fn(torch.as_tensor(train), int(window), int(seed))
+    if model is None:
+        raise AssertionError("train_forecaster returned None.\n  Hint: return the trained "
+                             "model (in eval mode).")
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.as_tensor(x_test))
+    hint = ("the model maps windows (N, window, 1) to one forecast per window, (N,): take the "
+            "last step of a unidirectional GRU or LSTM and a Linear head, and drop the last "
+            "axis ([:, 0]).")
+    pred = check_shape(f"forecasts of the model train_forecaster returned (window={window})",
+                       pred, (n_test,), hint=hint)
+    pred = np.asarray(pred, dtype=np.float64)
+    if not np.all(np.isfinite(pred)):
+        raise AssertionError("the model's forecasts contain NaN or infinity.\n  Hint: clip the "
+                             "gradients and use a moderate learning rate (about 1e-2).")
+    mse_model = float(np.mean((pred - y_test) ** 2))
+    mse_naive = float(np.mean((x_test[:, -1, 0].astype(np.float64) - y_test) ** 2))
+    if not mse_model <= ratio * mse_naive:
+        raise AssertionError(
+            f"on the last {n_test} years (window={window}, seed={seed}) the model's one-step-"
+            f"ahead MSE is {mse_model:.4f}; the naive forecast (the last value of each window) "
+            f"has {mse_naive:.4f}, and at most {ratio} times that, {ratio * mse_naive:.4f}, is "
+            f"expected.\n  Hint: train on every window of the series and the value that "
+            f"FOLLOWS it (series[m:m+window] -> series[m+window]) with Adam (lr about 1e-2), "
+            f"MSE and clipping for a few hundred steps; predicting the change from the last "
+            f"value (last value + head(...)) starts the model at the naive forecast.")
+    return mse_model, mse_naive
