@@ -96,18 +96,21 @@ def kernel_argv(root: Path, workdir: Path, scratch: Path, uid: int = FIRST_UID) 
             "--perms", "1777", "--tmpfs", "/tmp"]
     keeps = [k for k in [root / "lib", root / "lessons", root / ".venv", *_runtime_paths()]
              if k.exists()]
-    made = set()
+    tops = [Path("/tmp")] + ([Path("/root")] if as_root else [])
     if as_root:
-        # root's home is 0700, which the kernel's uid cannot cross: hide it and bind back what Python
-        # needs, through folders anyone may enter.
+        # root's home is 0700, which the kernel's uid cannot cross: hide it too and bind back
+        # what Python needs.
         argv += ["--tmpfs", "/root"]
-        for keep in keeps:
-            if keep.is_relative_to("/root"):
-                for parent in reversed(keep.parents):
-                    if parent.is_relative_to("/root") and parent != Path("/root") \
-                            and parent not in made:
-                        made.add(parent)
-                        argv += ["--perms", "0755", "--dir", str(parent)]
+    # bwrap creates the folders above a mount point inside a tmpfs with mode 0700: create them
+    # first, enterable by anyone, so that the kernel's uid reaches the environment wherever it
+    # lies (a clone in /tmp, Python under /root).
+    made = set(tops) | {root}
+    for target in [root, *keeps]:
+        for parent in reversed(target.parents):
+            if parent not in made and any(parent.is_relative_to(t) for t in tops) \
+                    and not parent.is_relative_to(root):
+                made.add(parent)
+                argv += ["--perms", "0755", "--dir", str(parent)]
     argv += ["--tmpfs", str(root)]
     for keep in dict.fromkeys(keeps):
         argv += ["--ro-bind", str(keep), str(keep)]
