@@ -58,10 +58,10 @@ def _env() -> dict:
 
 
 NBGRADER_MEMORY_MB = int(os.environ.get("RNNCOURSE_NBGRADER_MEMORY_MB", "3072"))
-"""Address-space limit of each nbgrader process, which receives the kernel's outputs."""
+"""Address-space limit of each grading worker (nbgrader), which receives the kernel's outputs."""
 
 
-def _limit_memory():                       # runs in the nbgrader child before exec
+def _limit_memory():                       # runs in a grading worker before exec
     import resource
     if NBGRADER_MEMORY_MB > 0:
         size = NBGRADER_MEMORY_MB * 1024 * 1024
@@ -75,8 +75,7 @@ def nbgrader(*args: str, timeout: float | None = None,
     """Run ``nbgrader <args>`` from the autograder folder, capturing its log."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
     return subprocess.run(cmd, cwd=AUTOGRADER, env={**_env(), **(env or {})},
-                          capture_output=True, text=True, timeout=timeout,
-                          preexec_fn=_limit_memory if args and args[0] == "autograde" else None)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def _seed_salt(student: str, lesson: str) -> str:

@@ -52,11 +52,11 @@ def main() -> int:
         cfg = copy.deepcopy(base)
         try:
             if req.get("sandboxed"):
-                scratch, env, _ = sandbox.prepare(root, req["lesson"], int(req.get("slot", 0)))
+                scratch, env, settings = sandbox.prepare(root, req["lesson"],
+                                                         int(req.get("slot", 0)))
                 os.environ.update(env)
-                cfg.IsolatedExecute.kernel_name = sandbox.KERNEL_NAME
-                cfg.IsolatedExecute.kernel_transport = "ipc"
-                cfg.IsolatedExecute.kernel_ip = str(scratch / "ipc" / "kernel")
+                for name, value in settings.items():
+                    setattr(cfg.IsolatedExecute, name, value)
             api = NbGraderAPI(config=cfg)
             api.log.setLevel("WARN")
             result = api.autograde(req["lesson"], req["student"], force=True, create=True)

@@ -150,7 +150,7 @@ FILE_MB = int(os.environ.get("RNNCOURSE_FILE_MB", "256"))
 """The largest file the kernel may write, in MiB."""
 
 
-def prepare(root: Path, lesson: str, slot: int = 0) -> tuple[Path, dict, list[str]]:
+def prepare(root: Path, lesson: str, slot: int = 0) -> tuple[Path, dict, dict]:
     """Make a scratch folder and kernel spec for one submission.
 
     The kernel works in ``<scratch>/work``, a throwaway folder holding a copy of the lesson's
@@ -160,7 +160,7 @@ def prepare(root: Path, lesson: str, slot: int = 0) -> tuple[Path, dict, list[st
     Returns:
         scratch: the folder to delete afterwards.
         env: variables to add to nbgrader's environment (JUPYTER_PATH, JUPYTER_RUNTIME_DIR).
-        args: nbgrader options that select the kernel and the ipc transport.
+        settings: ``IsolatedExecute`` settings that select the kernel and the ipc transport.
     """
     scratch = Path(tempfile.mkdtemp(prefix="rnngrade-")).resolve()
     for sub in ("home", "ipython", "mpl", "tmp", "runtime", "ipc", "work"):
@@ -188,6 +188,6 @@ def prepare(root: Path, lesson: str, slot: int = 0) -> tuple[Path, dict, list[st
                     os.chown(os.path.join(dirpath, f), uid, uid)
     env = {"JUPYTER_PATH": str(scratch / "share" / "jupyter"),
            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime")}
-    args = [f"--IsolatedExecute.kernel_name={KERNEL_NAME}", "--IsolatedExecute.kernel_transport=ipc",
-            f"--IsolatedExecute.kernel_ip={scratch / 'ipc' / 'kernel'}"]
-    return scratch, env, args
+    settings = {"kernel_name": KERNEL_NAME, "kernel_transport": "ipc",
+                "kernel_ip": str(scratch / "ipc" / "kernel")}
+    return scratch, env, settings

@@ -514,12 +514,10 @@ def course(root: Path, *args: str) -> str:
 
 
 def make_course_copy(dest: Path) -> Path:
-    """As tests/conftest.py makes it, plus a link to lib/."""
-    shutil.copytree(REPO / "solutions", dest / "solutions",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    (dest / "autograder").mkdir(parents=True)
-    for path in (REPO / "autograder").glob("*.py"):
-        shutil.copy(path, dest / "autograder" / path.name)
+    """tests/conftest.py's copy of the course, plus a link to lib/."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import make_course_copy as copy_for_grading
+    copy_for_grading(dest)
     (dest / "lib").symlink_to(REPO / "lib")
     return dest
 

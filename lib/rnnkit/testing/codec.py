@@ -73,10 +73,8 @@ def _from_npy(text) -> np.ndarray:
 def _module_init(module, name):
     init = {}
     for arg in MODULES[name]:
-        if arg == "bias":
-            value = getattr(module, "bias", True)
-            init[arg] = bool(value is not None and value is not False) if name in (
-                "Linear",) else bool(value)
+        if arg == "bias":          # Linear holds a Parameter or None, the others a bool
+            init[arg] = module.bias is not None if name == "Linear" else bool(module.bias)
         else:
             init[arg] = getattr(module, arg)
     return init
