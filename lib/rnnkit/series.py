@@ -1,6 +1,7 @@
 """Data of lesson 06: a real time series, a real text, and a variable-length task.
 
-Nothing is downloaded: the series and the text ship with packages the course installs.
+Nothing is downloaded: the series ship with packages the course installs, the text with this
+package (``rnnkit/data``).
 
 * :func:`membrane_potential`: a recording of a neuron's membrane potential that matplotlib
   ships as sample data (``matplotlib.cbook.get_sample_data("membrane.dat")``, 12,000 float32
@@ -9,9 +10,10 @@ Nothing is downloaded: the series and the text ship with packages the course ins
 * :func:`sunspots`: the yearly sunspot numbers 1700-2008 (309 values, ``SUNACTIVITY``) that
   statsmodels ships as a data set (``statsmodels.api.datasets.sunspots``; originally from the
   Solar Influences Data Analysis Center (SIDC) and NOAA's National Geophysical Data Center).
-* :func:`python_docs_text`: English text of the Python language reference, from the
-  ``pydoc_data.topics`` module of Python's standard library (PSF License), the text that
-  ``help("topics")`` shows.
+* :func:`shakespeare_text`: the first 199,994 characters (62 distinct, plain ASCII) of the
+  "tiny Shakespeare" corpus, speeches from Shakespeare's plays (public domain), as published by
+  Andrej Karpathy in the char-rnn repository (``data/tinyshakespeare/input.txt``). It ships as
+  ``rnnkit/data/tiny_shakespeare.txt``; ``rnnkit/data/README.md`` names the source.
 * :func:`variable_length_task`: sequences of random lengths whose label depends on the whole
   sequence, padded into one batch.
 """
@@ -47,19 +49,16 @@ def sunspots() -> tuple[np.ndarray, np.ndarray]:
     return years, values
 
 
-def python_docs_text(max_chars: int = 200_000) -> str:
-    """At most ``max_chars`` characters of the Python reference's help topics (plain ASCII,
-    tabs as spaces), topics in sorted order, each followed by a blank line."""
-    from pydoc_data.topics import topics
-    parts, total = [], 0
-    for name in sorted(topics):
-        text = topics[name].expandtabs(4)
-        text = "".join(ch for ch in text if ch == "\n" or 32 <= ord(ch) < 127)
-        parts.append(text.strip() + "\n\n")
-        total += len(parts[-1])
-        if total >= max_chars:
-            break
-    return "".join(parts)[:max_chars]
+def shakespeare_text(max_chars: int | None = None) -> str:
+    """The shipped Shakespeare text (plain ASCII, lines ending in ``\n``), or its first
+    ``max_chars`` characters."""
+    from importlib.resources import files
+    text = files("rnnkit").joinpath("data", "tiny_shakespeare.txt").read_text(encoding="ascii")
+    if max_chars is not None:
+        if max_chars < 1:
+            raise ValueError(f"max_chars must be a positive number of characters, not {max_chars}")
+        text = text[:max_chars]
+    return text
 
 
 def windows(series: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:

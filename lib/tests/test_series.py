@@ -21,11 +21,14 @@ def test_sunspots_ship_with_statsmodels():
     assert values[0] == 5.0 and values[-1] == 2.9
 
 
-def test_python_docs_text_is_ascii_and_bounded():
-    text = series.python_docs_text(50_000)
-    assert len(text) == 50_000
+def test_shakespeare_text_ships_with_the_package():
+    text = series.shakespeare_text()
+    assert len(text) == 199_994 and len(set(text)) == 62
+    assert text.startswith("First Citizen:\nBefore we proceed any further, hear me speak.")
     assert all(ch == "\n" or 32 <= ord(ch) < 127 for ch in text)
-    assert series.python_docs_text(50_000) == text
+    assert series.shakespeare_text(50_000) == text[:50_000]
+    with pytest.raises(ValueError, match="positive"):
+        series.shakespeare_text(0)
 
 
 def test_windows():
