@@ -80,10 +80,12 @@ check: venv sandbox
 	$(COURSE) check --lesson $(LESSON)
 
 bench: venv sandbox
-	@mkdir -p bench-results
-	$(PY) tests/bench_lessons.py $(if $(LESSON),$(LESSON))
-	$(PY) tests/bench_grading.py 4 $(if $(LESSON),$(LESSON),01_rnn 04_gru) --json bench-results/grading.json
-	$(PY) tests/bench_numpy.py --json bench-results/numpy.json
+	@mkdir -p bench-results && rm -f bench-results/*.json && date +%s > bench-results/.start
+	-$(PY) tests/bench_install.py --json bench-results/install.json
+	-$(PY) tests/bench_lessons.py $(LESSON) --json bench-results/lessons.json
+	-$(PY) tests/bench_grading.py $(LESSON) --floors bench-results/lessons.json --json bench-results/grading.json
+	-$(PY) tests/bench_numpy.py --json bench-results/numpy.json
+	$(PY) tests/bench_report.py bench-results
 
 # Lesson 05's sweeps (several T, seeds and data sizes): too long for the notebook, so they are
 # run here, written beside the lesson, and released with it (then run `make release`).

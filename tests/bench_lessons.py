@@ -1,14 +1,22 @@
 """Time every solution notebook in learner mode and in grading mode (`make bench`).
 
-    python tests/bench_lessons.py [LESSON ...]
+    python tests/bench_lessons.py [LESSON ...] [--json FILE]
 
 Learner mode: the notebook executed top to bottom as a learner would (no NBGRADER_EXECUTION),
 budget 3 minutes per lesson and 10 for the course. Grading mode: NBGRADER_EXECUTION=autograde,
-as nbgrader sets it, budget 30 seconds per lesson. Times include starting the kernel.
+as nbgrader sets it, budget 30 seconds per lesson, the median of two runs (the same runs are
+the floor of ``bench_grading.py``: a kernel started, the lesson's imports, its tests run). Times
+include starting the kernel.
+
+The kernels get ``tests/headless`` first on their path: it hides ipywidgets, so a slider cell
+takes its static fallback instead of risking nbclient's hang on widget cells (see
+``tests/headless/ipywidgets/__init__.py``).
 """
 
+import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -18,6 +26,7 @@ import nbformat
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parent.parent
+HEADLESS = REPO / "tests" / "headless"
 LEARNER_BUDGET, GRADING_BUDGET, COURSE_BUDGET = 180.0, 30.0, 600.0
 
 
@@ -25,18 +34,26 @@ def run(path: Path, grading: bool) -> tuple[float, list[str]]:
     """Execute a copy of the notebook; return (seconds, error lines)."""
     nb = nbformat.read(path, as_version=4)
     env_before = os.environ.get("NBGRADER_EXECUTION")
+    path_before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HEADLESS), path_before]))
     if grading:
         os.environ["NBGRADER_EXECUTION"] = "autograde"
     else:
         os.environ.pop("NBGRADER_EXECUTION", None)
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(path, tmp)
+        # The lesson's folder, as a learner has it (lesson 05 reads results.json beside it).
+        shutil.copytree(path.parent, tmp, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                                 shutdown_kernel="immediate",
                                 resources={"metadata": {"path": tmp}})
         start = time.perf_counter()
         client.execute()
         took = time.perf_counter() - start
+    if path_before is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = path_before
     if env_before is None:
         os.environ.pop("NBGRADER_EXECUTION", None)
     else:
@@ -48,14 +65,22 @@ def run(path: Path, grading: bool) -> tuple[float, list[str]]:
 
 
 def main(argv: list[str]) -> int:
+    out_json = None
+    if "--json" in argv:
+        out_json = argv[argv.index("--json") + 1]
+        argv = [a for a in argv if a not in ("--json", out_json)]
     lessons = argv or sorted(p.parent.name for p in (REPO / "solutions").glob("*/*.ipynb"))
-    total, over = 0.0, []
+    total, over, rows = 0.0, [], []
     print(f"{'lesson':<28}{'learner mode':>14}{'grading mode':>14}")
     for lesson in lessons:
         path = REPO / "solutions" / lesson / f"{lesson}.ipynb"
         learner, err1 = run(path, grading=False)
-        grading, err2 = run(path, grading=True)
+        runs = [run(path, grading=True) for _ in range(2)]
+        grading = statistics.median(t for t, _ in runs)
+        err2 = [e for _, errs in runs for e in errs]
         total += learner
+        rows.append({"lesson": lesson, "learner_s": learner, "grading_s": grading,
+                     "grading_runs_s": [t for t, _ in runs], "errors": err1 + err2})
         print(f"{lesson:<28}{learner:>12.1f} s{grading:>12.1f} s", flush=True)
         for e in err1 + err2:
             print(f"    error: {e}")
@@ -70,6 +95,9 @@ def main(argv: list[str]) -> int:
         over.append(f"the course takes {total:.0f} s > {COURSE_BUDGET:.0f} s in learner mode")
     for line in over:
         print(f"OVER BUDGET: {line}")
+    if out_json:
+        Path(out_json).write_text(json.dumps({"lessons": rows, "course_learner_s": total,
+                                              "over_budget": over}, indent=1))
     return 1 if over else 0
 
 
