@@ -18,7 +18,9 @@ def _rng(seed) -> np.random.Generator:
 
 
 def adding_problem(n: int, T: int, seed=0) -> tuple[np.ndarray, np.ndarray]:
-    """The adding problem of Hochreiter & Schmidhuber (1997).
+    """The adding problem, in the form of Le, Jaitly & Hinton (2015) and Arjovsky, Shah & Bengio
+    (2016): a simplified version of experiment 4 of Hochreiter & Schmidhuber (1997), whose values
+    lie in [-1, 1], whose first marker falls in the first ten steps, and whose target is scaled.
 
     Each sequence has two channels: channel 0 holds values drawn uniformly from [0, 1];
     channel 1 is a marker that is 1 at exactly two steps (one in the first half, one in the
