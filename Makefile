@@ -100,7 +100,9 @@ clean-grading:
 lab-instructor: venv
 	$(BIN)/jupyter labextension list 2>&1 | grep -q "@jupyter/nbgrader.*OK" || \
 	  { echo "the nbgrader JupyterLab extension is not enabled: reinstall with 'rm -r .venv && make venv'"; exit 1; }
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+	mkdir -p autograder/exchange
+	RNNCOURSE_LOCAL_EXCHANGE=$(abspath autograder/exchange) \
+	  $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The browser test (tests/ui/browser_check.py): Debian's chromium and a CJK font for the
 # glossaries, installed where we can (root with apt-get); Playwright drives /usr/bin/chromium.

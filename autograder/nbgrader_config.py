@@ -25,6 +25,12 @@ c.CourseDirectory.feedback_directory = os.path.join("autograder", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db") + "?timeout=120"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
+# `make lab-instructor` on one machine: an exchange in autograder/exchange/, so that the
+# formgrader finds one (its Release and Collect buttons work, and it shows no "exchange does not
+# exist" warning). A class hub sets its own exchange (hub/jupyter/*/nbgrader_config.py).
+if os.environ.get("RNNCOURSE_LOCAL_EXCHANGE"):
+    c.Exchange.root = os.environ["RNNCOURSE_LOCAL_EXCHANGE"]
+
 # What the learner sees in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

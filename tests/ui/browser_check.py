@@ -474,7 +474,9 @@ def instructor_repo(runner: Runner, lab: Lab) -> None:
             frame.locator("#main_table a, table a", has_text=lesson).first.wait_for(timeout=60_000)
         page.wait_for_timeout(500)
         runner.shot("instructor-1-formgrader-lessons")
-        return f"{len(all_lessons)} lessons listed"
+        warning = frame.get_by_text("does not exist and could not be created")
+        assert not warning.count(), f"the formgrader warns: {warning.first.inner_text()[:300]}"
+        return f"{len(all_lessons)} lessons listed, no exchange warning"
 
     def edit_source():
         frame = next(f for f in page.frames if "/formgrader" in f.url)
@@ -621,8 +623,13 @@ def main(argv=None) -> int:
                     finally:
                         shutil.rmtree(REPO / "lessons" / tmpname, ignore_errors=True)
             if not args.skip_instructor:
-                with Lab(REPO, name="instructor") as lab:
-                    instructor_repo(runner, lab)
+                exchange = Path(tempfile.mkdtemp(prefix="ui-exchange-"))   # as make lab-instructor
+                try:
+                    with Lab(REPO, {"RNNCOURSE_LOCAL_EXCHANGE": str(exchange)},
+                             name="instructor") as lab:
+                        instructor_repo(runner, lab)
+                finally:
+                    shutil.rmtree(exchange, ignore_errors=True)
                 instructor_grading(runner, page, lessons[0])
         finally:
             shutil.rmtree(REPO / "lessons" / tmpname, ignore_errors=True)
