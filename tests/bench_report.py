@@ -46,6 +46,7 @@ def main(argv) -> int:
         for r in les["lessons"]:
             lines.append(f"| {r['lesson']} | {r['learner_s']:.1f} | {r['grading_s']:.1f} |")
         lines.append(f"| the course | {les['course_learner_s']:.1f} | |")
+        lines.append("")
         lines += [f"- OVER BUDGET: {o}" for o in les["over_budget"]] or ["- every budget met"]
     else:
         lines.append("| no result (bench_lessons.py failed) | | |")
