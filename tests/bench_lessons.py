@@ -33,13 +33,10 @@ LEARNER_BUDGET, GRADING_BUDGET, COURSE_BUDGET = 180.0, 30.0, 600.0
 def run(path: Path, grading: bool) -> tuple[float, list[str]]:
     """Execute a copy of the notebook; return (seconds, error lines)."""
     nb = nbformat.read(path, as_version=4)
-    env_before = os.environ.get("NBGRADER_EXECUTION")
-    path_before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HEADLESS), path_before]))
+    env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}   # the kernel's
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HEADLESS), env.get("PYTHONPATH")]))
     if grading:
-        os.environ["NBGRADER_EXECUTION"] = "autograde"
-    else:
-        os.environ.pop("NBGRADER_EXECUTION", None)
+        env["NBGRADER_EXECUTION"] = "autograde"
     with tempfile.TemporaryDirectory() as tmp:
         # The lesson's folder, as a learner has it (lesson 05 reads results.json beside it).
         shutil.copytree(path.parent, tmp, dirs_exist_ok=True,
@@ -48,16 +45,8 @@ def run(path: Path, grading: bool) -> tuple[float, list[str]]:
                                 shutdown_kernel="immediate",
                                 resources={"metadata": {"path": tmp}})
         start = time.perf_counter()
-        client.execute()
+        client.execute(env=env)
         took = time.perf_counter() - start
-    if path_before is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = path_before
-    if env_before is None:
-        os.environ.pop("NBGRADER_EXECUTION", None)
-    else:
-        os.environ["NBGRADER_EXECUTION"] = env_before
     errors = [f"cell {i}: {o.get('ename')}: {o.get('evalue')}"
               for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
               if o.get("output_type") == "error"]

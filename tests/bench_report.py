@@ -9,9 +9,11 @@ it to ``bench.md`` and everything to ``bench.json``. Exits 1 when a script left 
 """
 
 import json
+import os
 import platform
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 
@@ -26,10 +28,8 @@ def main(argv) -> int:
     parts = {name: load(folder, name) for name in ("install", "lessons", "grading", "numpy")}
     start = folder / ".start"
     total = time.time() - float(start.read_text()) if start.exists() else None
-    import os
-    import torch
     lines = [f"# `make bench` on {platform.node() or 'this machine'}: {os.cpu_count()} CPUs, "
-             f"torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+             f"torch {version('torch')}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
              ""]
     ok = True
 

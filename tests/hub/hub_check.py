@@ -64,12 +64,11 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 HUB = REPO / "hub"
 SHOTS = REPO / "tests" / "hub" / "screenshots"
 BIN = Path(sys.executable).parent
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LESSON = "01_rnn"
 INSTRUCTOR = "rnnt-ada"
 STUDENTS = ["rnnt-alice", "rnnt-bob", "rnnt-carol"]      # solution, blank, half done

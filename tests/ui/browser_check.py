@@ -72,11 +72,10 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 SHOTS = REPO / "tests" / "ui" / "screenshots"
 BIN = Path(sys.executable).parent
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NEWS_PROMPT = "official Jupyter news"
 RUN_TIMEOUT = float(os.environ.get("UI_RUN_TIMEOUT", "420"))       # one Run All, seconds
 VALIDATE_TIMEOUT = float(os.environ.get("UI_VALIDATE_TIMEOUT", "420"))
@@ -517,7 +516,6 @@ def course(root: Path, *args: str) -> str:
 
 def make_course_copy(dest: Path) -> Path:
     """tests/conftest.py's copy of the course, plus a link to lib/."""
-    sys.path.insert(0, str(REPO / "tests"))
     from conftest import make_course_copy as copy_for_grading
     copy_for_grading(dest)
     (dest / "lib").symlink_to(REPO / "lib")
