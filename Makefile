@@ -1,5 +1,5 @@
 # The course kit's commands. Every target bootstraps the environment in .venv/ first.
-#   make lab        JupyterLab on lessons/, with the nbgrader extensions
+#   make lab        JupyterLab on workspace/ (your own copy of lessons/, never overwritten), with the nbgrader extensions
 #   make lab-instructor  JupyterLab at the repository root: solutions/, the formgrader, Create Assignment
 #   make test       every check of the course (what CI runs)
 #   make test-ui    the course in headless Chromium: lessons, Validate, formgrader (LESSON= to narrow)
@@ -9,7 +9,7 @@
 #   make grade      autograde autograder/submitted/<student>/<lesson>/   (LESSON=, STUDENT= to narrow)
 #   make feedback   feedback HTML in autograder/feedback/
 #   make export     grades CSV in autograder/grades.csv
-#   make check      a learner's self-check: LESSON=01_rnn grades lessons/01_rnn with every test
+#   make check      a learner's self-check: LESSON=01_rnn grades workspace/01_rnn with every test
 #   make bench      time every lesson in learner and grading mode, and parallel grading
 #   make experiments  rerun lesson 05's long sweeps into solutions/05_lstm_vs_gru/results.json
 
@@ -35,9 +35,12 @@ JOBS ?= 1
 venv: $(STAMP)
 
 $(STAMP): requirements.txt lib/pyproject.toml
+	@echo "== Installing the course environment into $(VENV)/ (torch CPU, JupyterLab, nbgrader, NumPy,"
+	@echo "== matplotlib, statsmodels, ...): about 1.9 GB, 1.5-3 minutes on a fresh clone; pip's progress follows."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e lib
+	@echo "== The course environment is ready in $(VENV)/."
 	touch $@
 
 # Grading runs student code inside bubblewrap; install it where we can (root with apt-get).
@@ -55,7 +58,8 @@ sandbox:
 lab: venv
 	$(BIN)/jupyter labextension list 2>&1 | grep -q "@jupyter/nbgrader.*OK" || \
 	  { echo "the nbgrader JupyterLab extension is not enabled: reinstall with 'rm -r .venv && make venv'"; exit 1; }
-	cd lessons && $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(PY) autograder/workspace.py sync
+	cd workspace && $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: venv sandbox
 	$(PY) -m pytest -q lib/tests tests
@@ -77,7 +81,7 @@ report: venv
 
 check: venv sandbox
 	@test -n "$(LESSON)" || { echo "usage: make check LESSON=01_rnn"; exit 2; }
-	$(COURSE) check --lesson $(LESSON)
+	$(COURSE) check --lesson $(LESSON) --notebook "$$($(PY) autograder/workspace.py path --lesson $(LESSON))"
 
 bench: venv sandbox
 	@mkdir -p bench-results && rm -f bench-results/*.json && date +%s > bench-results/.start

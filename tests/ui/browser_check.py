@@ -10,12 +10,13 @@ It is a plain script, not a pytest module: ``pytest lib/tests tests`` does not c
 
 What it does
 ------------
-A learner (JupyterLab started as ``make lab`` starts it: in ``lessons/``, with
+A learner (JupyterLab started as ``make lab`` starts it: in a workspace that
+``autograder/workspace.py sync`` filled with the released lessons, with
 ``JUPYTER_CONFIG_PATH=autograder``, on 127.0.0.1 with a token, ``--no-browser``, ``--allow-root``
 as root). For every lesson (or those named with ``--lesson``):
 
-1. open a copy of the released lesson from the file browser (the copy lives in
-   ``lessons/_ui_test_<pid>/<lesson>/``, removed at the end: ``lessons/`` itself is never written);
+1. open the workspace copy of the released lesson from the file browser (a temporary workspace,
+   ``<tmp>/_ui_test_<pid>/<lesson>/``, removed at the end: ``lessons/`` is never written);
    the "official Jupyter news" prompt must not appear (autograder/labconfig switches it off);
 2. Run All: the first error is ``NotImplementedError`` in the first exercise, none before it;
 3. Validate: nbgrader's verdict is a failure;
@@ -73,6 +74,8 @@ from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "autograder"))
+import workspace  # noqa: E402  (autograder/workspace.py: what `make lab` serves)
 from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 SHOTS = REPO / "tests" / "ui" / "screenshots"
 BIN = Path(sys.executable).parent
@@ -355,14 +358,13 @@ def filled(lesson: str) -> dict:
 
 def learner(runner: Runner, lab: Lab, lessons: list[str], tmpname: str) -> None:
     page = runner.page
-    served = REPO / "lessons" / tmpname
+    served = lab.cwd / tmpname
+    workspace.sync(served, REPO / "lessons")          # what `make lab` does before it starts
 
     runner.step("learner-open-lab", lambda: (open_lab(page, lab), runner.shot("learner-0-lab"))
                 and None)
     for lesson in lessons:
         folder = served / lesson
-        shutil.copytree(REPO / "lessons" / lesson, folder,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         path = folder / f"{lesson}.ipynb"
         cells = json.loads(path.read_text())["cells"]
         first_answer = next(i for i, c in enumerate(cells) if c["cell_type"] == "code"
@@ -614,12 +616,13 @@ def main(argv=None) -> int:
         runner = Runner(page)
         try:
             if not args.skip_learner:
-                with Lab(REPO / "lessons", name="learner",
-                         kernel_env={"NBGRADER_EXECUTION": "autograde"}) as lab:
-                    try:
+                top = Path(tempfile.mkdtemp(prefix="ui-workspace-"))
+                try:
+                    with Lab(top, name="learner",
+                             kernel_env={"NBGRADER_EXECUTION": "autograde"}) as lab:
                         learner(runner, lab, lessons, tmpname)
-                    finally:
-                        shutil.rmtree(REPO / "lessons" / tmpname, ignore_errors=True)
+                finally:
+                    shutil.rmtree(top, ignore_errors=True)
             if not args.skip_instructor:
                 exchange = Path(tempfile.mkdtemp(prefix="ui-exchange-"))   # as make lab-instructor
                 try:
@@ -630,7 +633,6 @@ def main(argv=None) -> int:
                     shutil.rmtree(exchange, ignore_errors=True)
                 instructor_grading(runner, page, lessons[0])
         finally:
-            shutil.rmtree(REPO / "lessons" / tmpname, ignore_errors=True)
             context.close()
     print()
     print(f"{'step':<44} {'result':<6} {'s':>5}  note")
