@@ -9,29 +9,38 @@ from conftest import REPO, lesson_ids, load_nb
 NOTEBOOKS = sorted(p for top in ("solutions", "lessons") for p in (REPO / top).glob("*/*.ipynb"))
 
 
+def _pin(line: str, where: str) -> tuple[str, str]:
+    """``(name, version and marker)`` of a requirement line pinned with ``==`` (``=`` in conda)."""
+    m = re.match(r"([A-Za-z0-9_.\-]+)\s*==?\s*([0-9][^\s;#]*)\s*(;\s*(.*))?$", line)
+    assert m, f"{where}: {line!r} is not pinned with =="
+    marker = (m.group(4) or "").replace("'", '"').replace(" ", "")
+    return m.group(1).lower() + (f"[{marker}]" if marker else ""), m.group(2)
+
+
 def _pins_from_requirements() -> dict:
     pins = {}
     for line in (REPO / "requirements.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            assert version, f"requirements.txt: {line!r} is not pinned with =="
-            pins[name.lower()] = version
+        if line and not line.startswith("-"):
+            name, version = _pin(line, "requirements.txt")
+            pins[name] = version
     return pins
 
 
 def _pins_from_environment() -> dict:
     pins = {}
     for line in (REPO / "environment.yml").read_text().splitlines():
-        m = re.match(r"\s*-\s*([A-Za-z0-9_.\-]+)\s*(==|=)\s*([0-9][^\s#]*)", line)
-        if m and m.group(1) != "python":
-            pins[m.group(1).lower()] = m.group(3)
+        m = re.match(r"\s*-\s*([A-Za-z0-9_.\-]+\s*==?\s*[0-9].*)$", line.split("#")[0].rstrip())
+        if m and not m.group(1).startswith("python="):
+            name, version = _pin(m.group(1), "environment.yml")
+            pins[name] = version
     return pins
 
 
 def test_environment_yml_matches_requirements():
     req, env = _pins_from_requirements(), _pins_from_environment()
-    assert req["torch"] == "2.13.0" and req["nbgrader"] == "0.9.6"
+    assert req['torch[sys_platform=="linux"]'] == "2.13.0+cpu"     # the CPU build on Linux
+    assert req['torch[sys_platform!="linux"]'] == "2.13.0" and req["nbgrader"] == "0.9.6"
     assert env == req, ("environment.yml and requirements.txt pin different packages: "
                         f"only in requirements {sorted(set(req) - set(env))}, "
                         f"only in environment.yml {sorted(set(env) - set(req))}, "
