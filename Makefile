@@ -8,7 +8,7 @@
 #   make release    regenerate lessons/ from solutions/
 #   make grade      autograde autograder/submitted/<student>/<lesson>/   (LESSON=, STUDENT= to narrow)
 #   make feedback   feedback HTML in autograder/feedback/
-#   make export     grades CSV in autograder/grades.csv
+#   make export     grades.csv (row per student and lesson, with a status) and grades-lms.csv (row per student) in autograder/ (LESSON= to narrow)
 #   make check      a learner's self-check: LESSON=01_rnn grades workspace/01_rnn with every test
 #   make bench      time every lesson in learner and grading mode, and parallel grading
 #   make experiments  rerun lesson 05's long sweeps into solutions/05_lstm_vs_gru/results.json
@@ -74,7 +74,7 @@ feedback: venv
 	$(COURSE) feedback $(lesson_arg)
 
 export: venv
-	$(COURSE) export
+	$(COURSE) export $(lesson_arg)
 
 report: venv
 	$(COURSE) report

@@ -149,14 +149,17 @@ def submissions(lesson: str | None = None, student: str | None = None) -> list[t
     found = []
     if not SUBMITTED.is_dir():
         return found
+    known = lessons()
     wanted = set(_pick(lesson))
     for folder in sorted(SUBMITTED.glob("*/*")):
         s, l = folder.parent.name, folder.name
         if not folder.is_dir() or (student and s != student):
             continue
-        if l not in wanted:
+        if l not in known:
             print(f"skipping {folder.relative_to(ROOT)}: {l!r} is not a lesson "
-                  f"(lessons: {', '.join(sorted(wanted))})")
+                  f"(lessons: {', '.join(known)})")
+            continue
+        if l not in wanted:                           # another lesson than the one asked for
             continue
         if not (folder / f"{l}.ipynb").exists():
             print(f"skipping {folder.relative_to(ROOT)}: it holds no {l}.ipynb")
@@ -416,12 +419,19 @@ def feedback(lesson: str | None = None) -> None:
         print(f"feedback for {name} in autograder/feedback/<student>/{name}/")
 
 
-def export(to: str) -> None:
+def export(to: str, lesson: str | None = None) -> None:
+    """``grades.csv`` (a row per student and lesson, with a status) and ``grades-lms.csv`` beside
+    it (a row per student, a column per lesson, for Canvas or Moodle): see grades_export.py."""
+    import grades_export
     target = Path(to)
     if not target.is_absolute():
         target = Path.cwd() / target
-    _check(nbgrader("export", "--to", str(target), "--log-level=WARN"), "nbgrader export")
-    print(f"grades written to {target}")
+    lms = target.with_name(target.stem + "-lms" + target.suffix)
+    table = grades_export.write(DB_URL, target, lms, [lesson] if lesson else None)
+    missing = sum(r["status"] == "not submitted" for r in table)
+    manual = sum(r["status"] == "needs manual grading" for r in table)
+    print(f"grades written to {target} ({len(table)} rows: {missing} not submitted, "
+          f"{manual} waiting for manual grading) and, one row per student, to {lms}")
 
 
 def check(lesson: str, notebook: str | None = None) -> int:
@@ -505,7 +515,7 @@ def main(argv=None) -> int:
             raise SystemExit("check needs a lesson: make check LESSON=01_rnn")
         return check(args.lesson, args.notebook)
     elif args.command == "export":
-        export(args.to)
+        export(args.to, args.lesson)
     else:
         report()
     return 0

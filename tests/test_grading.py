@@ -75,33 +75,54 @@ def test_grade_report_lists_every_submission(graded_course):
 
 
 def test_export_writes_one_row_per_student_and_lesson(graded_course, tmp_path):
-    """nbgrader's CSV has a row for every student and every lesson: the graded score where the
-    student submitted, 0 where not. No grade is lost or invented on the way."""
+    """grades.csv has a row for every student and every lesson: the graded score and status
+    "graded" where the student submitted, an empty score and "not submitted" where not; the LMS
+    file has the same scores, one row per student. No grade is lost or invented on the way."""
+    import csv
     root, rows = graded_course[:2]
     csv_path = tmp_path / "grades.csv"
     run_course(root, "export", "--to", str(csv_path))
-    lines = csv_path.read_text().strip().splitlines()
-    assert lines[0].startswith("assignment,")
-    header = lines[0].split(",")
-    exported = {}
-    for line in lines[1:]:
-        row = dict(zip(header, line.split(",")))
-        exported[(row["student_id"], row["assignment"])] = float(row["score"])
+    with open(csv_path, newline="") as fh:
+        table = list(csv.DictReader(fh))
+    exported = {(r["student_id"], r["assignment"]): r for r in table}
     students = {s for s, _ in rows}
+    assert len(exported) == len(table), "a student and lesson appear twice"
     assert set(exported) == {(s, l) for s in students for l in LESSONS}, \
         "the CSV does not hold one row per student and lesson"
-    for key, score in exported.items():
-        graded = sum((g[0] or 0) for g in rows[key].values()) if key in rows else 0.0
-        assert score == graded, f"{key}: the CSV says {score}, the gradebook {graded}"
+    for key, row in exported.items():
+        if key in rows:
+            graded = sum((g[0] or 0) for g in rows[key].values())
+            assert row["status"] in ("graded", "needs manual grading"), (key, row)
+            assert float(row["score"]) == graded, f"{key}: the CSV says {row['score']}, the gradebook {graded}"
+        else:
+            assert (row["status"], row["score"]) == ("not submitted", ""), (key, row)
+    assert any(r["status"] == "not submitted" for r in table)     # mutants submit one lesson
     for lesson in LESSONS:
         code_max = sum(g[1] for g in rows[("solution", lesson)].values() if g[3] == "code")
-        assert exported[("solution", lesson)] == code_max
-        assert exported[("blank", lesson)] == 0.0
+        assert float(exported[("solution", lesson)]["score"]) == code_max
+        assert float(exported[("blank", lesson)]["score"]) == 0.0
+        assert exported[("blank", lesson)]["status"] != "not submitted"
+
+    with open(tmp_path / "grades-lms.csv", newline="") as fh:
+        lms = list(csv.DictReader(fh))
+    assert lms[0]["Student"] == "Points Possible"
+    by_student = {r["ID"]: r for r in lms[1:]}
+    assert set(by_student) == students
+    for (student, lesson), row in exported.items():
+        column = next(c for c in lms[0] if c.startswith(f"{lesson} ("))
+        assert float(lms[0][column]) == float(row["max_score"])
+        assert by_student[student][column] == row["score"], (student, lesson)
+
+    one = tmp_path / "one.csv"
+    run_course(root, "export", "--lesson", LESSONS[0], "--to", str(one))
+    with open(one, newline="") as fh:
+        assert {r["assignment"] for r in csv.DictReader(fh)} == {LESSONS[0]}
 
 
 def test_feedback_is_generated_without_hidden_markers(graded_course):
     root = graded_course[0]
-    run_course(root, "feedback")
+    proc = run_course(root, "feedback")
+    assert "skipping" not in proc.stdout, f"false skip lines:\n{proc.stdout}"
     for lesson in LESSONS:
         html = root / "autograder" / "feedback" / "blank" / lesson / f"{lesson}.html"
         assert html.exists(), f"no feedback for blank/{lesson}"
