@@ -101,11 +101,13 @@ clean-grading:
 
 # Instructors and authors: JupyterLab at the repository root, so that solutions/ opens, the
 # formgrader works (the course root must lie inside the served folder) and its links lead there.
+# Its layout (open tabs) is kept in autograder/lab-workspaces/, apart from the learner's make lab.
 lab-instructor: venv
 	$(BIN)/jupyter labextension list 2>&1 | grep -q "@jupyter/nbgrader.*OK" || \
 	  { echo "the nbgrader JupyterLab extension is not enabled: reinstall with 'rm -r .venv && make venv'"; exit 1; }
 	mkdir -p autograder/exchange
 	RNNCOURSE_LOCAL_EXCHANGE=$(abspath autograder/exchange) \
+	  JUPYTERLAB_WORKSPACES_DIR=$(abspath autograder/lab-workspaces) \
 	  $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The browser test (tests/ui/browser_check.py): Debian's chromium and a CJK font for the
