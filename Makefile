@@ -2,7 +2,7 @@
 #   make lab        JupyterLab on workspace/ (your own copy of lessons/, never overwritten), with the nbgrader extensions
 #   make lab-instructor  JupyterLab at the repository root: solutions/, the formgrader, Create Assignment
 #   make test       every check of the course (what CI runs)
-#   make test-ui    the course in headless Chromium: lessons, Validate, formgrader (LESSON= to narrow)
+#   make test-ui    the course in headless Chromium: lessons, Validate, formgrader, formulas offline (LESSON= to narrow)
 #   make hub        (root) the course on a JupyterHub with nbgrader's exchange, on port 8000 (hub/README.md)
 #   make test-hub   (root) the hub end to end in headless Chromium: release, fetch, submit, collect, grade, feedback
 #   make release    regenerate lessons/ from solutions/
@@ -34,12 +34,16 @@ JOBS ?= 1
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt lib/pyproject.toml
+$(STAMP): requirements.txt lib/pyproject.toml autograder/templates/mathjax.html.j2
 	@echo "== Installing the course environment into $(VENV)/ (torch CPU, JupyterLab, nbgrader, NumPy,"
 	@echo "== matplotlib, statsmodels, ...): about 1.9 GB, 1.5-3 minutes on a fresh clone; pip's progress follows."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check --progress-bar on -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e lib
+	# feedback pages and the formgrader take MathJax from the Jupyter server (works offline)
+	for t in feedback formgrade; do \
+	  mkdir -p $(VENV)/share/jupyter/nbconvert/templates/$$t && \
+	  cp autograder/templates/mathjax.html.j2 $(VENV)/share/jupyter/nbconvert/templates/$$t/; done
 	@echo "== The course environment is ready in $(VENV)/."
 	touch $@
 
@@ -124,6 +128,7 @@ test-ui: venv sandbox
 	@$(PY) -c "import playwright" 2>/dev/null || \
 	  $(PY) -m pip install --quiet --disable-pip-version-check playwright==1.64.1
 	$(PY) tests/ui/browser_check.py $(if $(LESSON),--lesson $(LESSON))
+	$(PY) tests/ui/offline_math_check.py $(if $(LESSON),--lesson $(firstword $(LESSON)))
 
 # The course on JupyterHub (hub/README.md). As root: groups, nbgrader's exchange, permissions and
 # configurable-http-proxy (npm, pinned in hub/package-lock.json, into hub/node_modules/) by
