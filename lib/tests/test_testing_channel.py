@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.testing import codec, learner_autograd, remote
+from rnnkit.testing import codec, kernel_side, learner_autograd, ops, remote
+from rnnkit.testing import gradients as grad_tests, gru as gru_tests, rnn as rnn_tests
+
+TESTS = str(__import__("pathlib").Path(__file__).resolve().parent)
 
 
 def test_codec_round_trip_of_values():
@@ -80,7 +83,54 @@ def kernel():
         "    def __init__(self):\n        super().__init__()\n"
         "        self.lin = torch.nn.Linear(2, 1).double()\n"
         "    def forward(self, x):\n        return self.lin(x)\n"
-        "module = Lin()\n", timeout=60)
+        "module = Lin()\n"
+        "def scale_(a, k):\n    a *= k\n    return float(a.sum())\n"
+        "def draw(rng):\n    return int(rng.integers(1000))\n"
+        "import sys\n"
+        f"sys.path.insert(0, {TESTS!r})\n"
+        "from test_testing_rnn import forward, backward, sample, forward_modifies_h0\n"
+        "from test_testing_gru import GRUCell, LSTMCell, GRU\n"
+        "def todo_sample(logits, temperature, rng):\n    raise NotImplementedError()\n"
+        "def global_sample(logits, temperature, rng):\n"
+        "    return sample(logits, temperature, np.random.default_rng())\n"
+        "def backward_pops(dh, cache):\n"
+        "    steps = [cache.pop() for _ in range(len(cache))][::-1]\n"
+        "    return backward(dh, steps)\n"
+        "def clip_returns_inputs(grads, max_norm):\n"
+        "    total = float(np.sqrt(sum(np.sum(g ** 2) for g in grads)))\n"
+        "    if total <= max_norm:\n        return list(grads), total\n"
+        "    return [g * (max_norm / total) for g in grads], total\n"
+        "class NumpyGRUCell(GRUCell):\n"
+        "    def forward(self, x, h=None):\n"
+        "        w = lambda t: t.detach().numpy()\n"
+        "        H = self.hidden_size\n"
+        "        gi = w(x) @ w(self.ih.weight).T + w(self.ih.bias)\n"
+        "        gh = w(h) @ w(self.hh.weight).T + w(self.hh.bias)\n"
+        "        s = lambda a: 1 / (1 + np.exp(-a))\n"
+        "        r, z = s(gi[:, :H] + gh[:, :H]), s(gi[:, H:2 * H] + gh[:, H:2 * H])\n"
+        "        n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])\n"
+        "        return torch.from_numpy((1 - z) * n + z * w(h))\n"
+        "class FirstWeights(GRUCell):\n"
+        "    def forward(self, x, h=None):\n"
+        "        if not hasattr(self, 'frozen'):\n"
+        "            import copy\n"
+        "            object.__setattr__(self, 'frozen', copy.deepcopy(GRUCell.forward))\n"
+        "            object.__setattr__(self, 'first', {k: v.clone() for k, v in self.state_dict().items()})\n"
+        "        keep = {k: v.clone() for k, v in self.state_dict().items()}\n"
+        "        with torch.no_grad():\n"
+        "            for k, v in self.state_dict().items():\n"
+        "                v.copy_(self.first[k])\n"
+        "        out = GRUCell.forward(self, x, h)\n"
+        "        with torch.no_grad():\n"
+        "            for k, v in self.state_dict().items():\n"
+        "                v.copy_(keep[k])\n"
+        "        return out\n"
+        "class Memo(GRUCell):\n"
+        "    def forward(self, x, h=None):\n"
+        "        out = super().forward(x, h)\n"
+        "        if not hasattr(self, 'seen'):\n"
+        "            object.__setattr__(self, 'seen', out.detach().clone())\n"
+        "        return self.seen + 0 * out\n", timeout=60)
     channel = remote.Channel(km.get_connection_info(session=False), timeout=30)
     yield km, kc, channel
     channel.close()
@@ -116,16 +166,125 @@ def test_learner_exceptions_come_back_by_kind(kernel):
         remote.Remote(ch, {"name": "no_such_function"})(1)
 
 
-def test_autograd_runs_where_the_module_lives(kernel):
+def test_the_kernel_runs_no_operation_of_rnnkit_that_judges(kernel):
+    assert not hasattr(ops, "OPS")
+    answer = json.loads(kernel_side.serve(json.dumps({"op": "op", "name": "autograd",
+                                                      "args": []})))
+    assert answer["error"]["ename"] == "ValueError" and "unknown operation" in answer["error"]["evalue"]
+    module = remote.Remote(kernel[2], {"name": "module"})
+    with pytest.raises(TypeError, match="only where the module is a local object"):
+        learner_autograd(module, [np.ones((3, 2))], [np.ones((3, 1))])
+
+
+def test_store_fetch_keep_and_repeat(kernel):
     _, _, ch = kernel
-    module = remote.Remote(ch, {"name": "module"})
-    x = np.arange(6.0).reshape(3, 2)
-    outs, grads_in, grads_p = learner_autograd(module, [x], [np.ones((3, 1))])
-    state = module.state_dict()
-    w = state["lin.weight"]
-    np.testing.assert_allclose(outs[0], x @ w.T + state["lin.bias"])
-    np.testing.assert_allclose(grads_in[0], np.ones((3, 1)) @ w)
-    np.testing.assert_allclose(grads_p["lin.weight"], np.ones((1, 3)) @ x)
+    scale_ = remote.Remote(ch, {"name": "scale_"})
+    a, k = remote.store(scale_, np.ones(3), 2.0)
+    assert isinstance(a, remote.Remote) and isinstance(k, remote.Remote)
+    assert scale_(a, k) == 6.0 and scale_(a, 3) == 18.0            # the kernel's own copy
+    assert remote.fetch(a)[0].tolist() == [6.0, 6.0, 6.0]
+    value, kept = remote.call_kept(remote.Remote(ch, {"name": "double"}), np.arange(2.0))
+    assert value[0].tolist() == [0.0, 2.0] and isinstance(kept, remote.Remote)
+    first = remote.call_method(kept, "__getitem__", 0, keep=True)
+    assert isinstance(first, remote.Remote) and remote.fetch(first)[0].tolist() == [0.0, 2.0]
+    assert remote.call_method(kept, "__getitem__", 1) == {"seen": (2,)}
+    assert remote.call_repeated(scale_, 3, a, 1.0) == [18.0, 18.0, 18.0]
+
+
+def test_a_generator_travels_as_its_state(kernel):
+    _, _, ch = kernel
+    rng = np.random.default_rng(7)
+    rng.integers(5)
+    back = codec.Decoder().decode(json.loads(codec.dumps(codec.Encoder().encode(rng))))
+    assert type(back) is np.random.Generator and back.integers(10**9) == rng.integers(10**9)
+    with pytest.raises(codec.CodecError):
+        codec.Decoder().decode({"__rng__": {"bit_generator": "MT19937", "state": {}}})
+    draw = remote.Remote(ch, {"name": "draw"})
+    (kept,) = remote.store(draw, np.random.default_rng(3))
+    local = np.random.default_rng(3)
+    assert remote.call_repeated(draw, 5, kept) == [int(local.integers(1000)) for _ in range(5)]
+
+
+def test_an_argument_written_in_place_is_seen_even_through_a_lying_fetch(kernel):
+    _, kc, ch = kernel
+    bad = remote.Remote(ch, {"name": "forward_modifies_h0"})
+    with pytest.raises(AssertionError, match="changed its argument h0 in place"):
+        rnn_tests.forward(bad, N=2, T=4, D=3, H=5, seed=0)
+    kc.execute_interactive(
+        "import copy, json, rnnkit.testing.kernel_side as ks\n"
+        "_orig, _copies = ks.serve, {}\n"
+        "def _lying(req):\n"
+        "    r = json.loads(req)\n"
+        "    if r['op'] == 'fetch':\n"
+        "        enc = ks.codec.Encoder(keep=ks._keep, tensors_as_arrays=True)\n"
+        "        return json.dumps({'ok': enc.encode([_copies.get(a['__handle__']) for a in r['args']])})\n"
+        "    out = _orig(req)\n"
+        "    if r['op'] == 'store':\n"
+        "        for h in json.loads(out)['ok']:\n"
+        "            _copies[h['__handle__']] = copy.deepcopy(ks.HANDLES[h['__handle__']])\n"
+        "    return out\n"
+        "ks.serve = _lying\n", timeout=30)
+    try:
+        with pytest.raises(AssertionError, match="called a second time with the same arrays"):
+            rnn_tests.forward(bad, N=2, T=4, D=3, H=5, seed=0)
+        rnn_tests.forward(remote.Remote(ch, {"name": "forward"}), N=2, T=4, D=3, H=5, seed=0)
+    finally:
+        kc.execute_interactive("import importlib; importlib.reload(ks)", timeout=30)
+
+
+def test_a_result_that_holds_an_input_array_is_seen(kernel):
+    _, _, ch = kernel
+    with pytest.raises(AssertionError, match="holds an input array itself"):
+        grad_tests.clip_named(remote.Remote(ch, {"name": "clip_returns_inputs"}),
+                              "norm 13, max_norm 20: no clipping")
+    grad_tests.clip_named(remote.Remote(ch, {"name": "clip_returns_inputs"}),
+                          "norm 13, max_norm 6.5")                  # clipped: new arrays
+
+
+def test_sample_next_is_called_through_the_channel_and_judged_here(kernel):
+    _, _, ch = kernel
+    logits = [1.0, 2.0, 0.5, -1.0]
+    from test_testing_rnn import sample
+    got = rnn_tests.draws(remote.Remote(ch, {"name": "sample"}), logits, 1.0, 300, seed=4)
+    assert got.tolist() == rnn_tests.draws(sample, logits, 1.0, 300, seed=4).tolist()
+    rnn_tests.sample_next(remote.Remote(ch, {"name": "sample"}), logits, 1.0, n=4000, seed=1,
+                          reproducible=True)
+    with pytest.raises(NotImplementedError):
+        rnn_tests.sample_next(remote.Remote(ch, {"name": "todo_sample"}), logits, 1.0, n=100,
+                              seed=1)
+    with pytest.raises(AssertionError, match="same seed gave different draws"):
+        rnn_tests.sample_next(remote.Remote(ch, {"name": "global_sample"}), logits, 1.0, n=4000,
+                              seed=1, reproducible=True)
+
+
+def test_a_backward_that_consumes_its_cache_fails_twice_on_one_cache(kernel):
+    _, _, ch = kernel
+    fw, bw = remote.Remote(ch, {"name": "forward"}), remote.Remote(ch, {"name": "backward_pops"})
+    rnn_tests.backward(bw, fw, N=2, T=4, D=3, H=5, seed=0)                 # once: fine
+    with pytest.raises(AssertionError, match="second call on the same cache"):
+        rnn_tests.backward(bw, fw, N=2, T=4, D=3, H=5, seed=0, repeat=2)
+    rnn_tests.backward(remote.Remote(ch, {"name": "backward"}), fw, N=2, T=4, D=3, H=5, seed=0,
+                       repeat=2)
+
+
+def test_modules_are_judged_from_their_values(kernel):
+    _, _, ch = kernel
+    cell = remote.Remote(ch, {"name": "GRUCell"})
+    gru_tests.gru_cell(cell, N=3, D=4, H=5, seed=0, scale=2.0)
+    gru_tests.lstm_cell(remote.Remote(ch, {"name": "LSTMCell"}), N=3, D=4, H=5, seed=0)
+    gru_tests.gru_module(remote.Remote(ch, {"name": "GRU"}), N=2, T=3, D=3, H=4, num_layers=2,
+                         seed=0)
+    with pytest.raises(AssertionError, match="direction of its parameter ih.weight"):
+        gru_tests.gru_cell(remote.Remote(ch, {"name": "FirstWeights"}), N=3, D=4, H=5, seed=0)
+    # A forward computed in NumPy has the values of a right one: the grader, which sees
+    # values only, cannot tell (the lesson says so); the learner's own run of the test can.
+    gru_tests.gru_cell(remote.Remote(ch, {"name": "NumpyGRUCell"}), N=3, D=4, H=5, seed=0)
+
+
+def test_module_checks_fail_a_module_whose_derivative_is_wrong(kernel):
+    _, _, ch = kernel
+    with pytest.raises(AssertionError, match="along a random direction of x"):
+        gru_tests.gru_cell(remote.Remote(ch, {"name": "Memo"}), N=3, D=4, H=5, seed=0)
 
 
 def test_a_tampered_channel_only_changes_values(kernel):

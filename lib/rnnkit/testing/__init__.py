@@ -22,7 +22,10 @@ The same cell runs in two places:
   **values only**: NumPy arrays (a tensor comes back as an array), numbers, strings, ``None``,
   and tuples, lists and dicts of them. Anything else (a cache of the learner's own structure, a
   module instance) stays in the kernel and comes back as an opaque handle, which the harness
-  may pass back to the learner's functions, call, or read attributes from.
+  may pass back to the learner's functions, call, or read attributes from. The kernel runs
+  only generic operations (call, getattr, store a value, fetch a value back: see
+  :mod:`rnnkit.testing.kernel_side`) and no code of rnnkit that judges; every judgement is
+  made in the grader, from values it fetched or computed itself.
 
 Rules a harness follows so that it works the same in both places:
 
@@ -37,8 +40,12 @@ Rules a harness follows so that it works the same in both places:
    objects that are not data (module instances) may be called, have their methods called
    (``cell.load_state_dict(sd)``, ``cell.double()``) and attributes read (``cell.hidden_size``);
    a built-in ``torch.nn`` module a learner function returns comes back as a real module.
-4. Autograd through a learner's module runs where the module lives:
-   :func:`learner_autograd` does it in the kernel when grading and locally otherwise.
+4. Judge only values: what the learner's calls return, and objects fetched back by handle
+   (:mod:`rnnkit.testing.ops` keeps a cache or an argument where the learner's objects live,
+   so that a second call sees what the first did to it, in both places). Nothing else computed
+   in the kernel is trusted: gradients through a learner's module are checked by finite
+   differences of its forward values; :func:`learner_autograd` (autograd through the module)
+   runs only where the module is a local object, never when grading.
 5. The reference (torch) is computed in the harness, in the grader's own process.
 6. Hidden cases draw their seeds from :func:`hidden_seed`, so each submission is graded on its
    own random values (the salt is fixed per student and lesson: regrading gives the same

@@ -15,6 +15,8 @@ torch tensor                  ``{"__tensor__": base64 .npy, "grad": bool}`` from
                               tensor the kernel sends back arrives as a NumPy array (``__nd__``)
 built-in torch.nn module      ``{"__module__": class name, "init": {...}, "state": {...}}`` for
                               the classes of :data:`MODULES` (exact type, not subclasses)
+NumPy random Generator        ``{"__rng__": its PCG64 bit generator's state}`` (the other side
+                              builds ``np.random.Generator(PCG64)`` in that state)
 anything else                 ``{"__handle__": n}``: it stays where it is; the number refers to
                               it in the process that holds it
 ============================  =================================================================
@@ -108,6 +110,8 @@ class Encoder:
             if self.tensors_as_arrays:
                 return {"__nd__": _npy(arr)}
             return {"__tensor__": _npy(arr), "grad": bool(value.requires_grad)}
+        if type(value) is np.random.Generator and type(value.bit_generator) is np.random.PCG64:
+            return {"__rng__": value.bit_generator.state}
         if torch is not None and isinstance(value, torch.nn.Module) and \
                 type(value).__name__ in MODULES and type(value) is getattr(torch.nn, type(value).__name__):
             name = type(value).__name__
@@ -175,6 +179,8 @@ class Decoder:
             return t
         if "__module__" in obj:
             return self._module(obj)
+        if "__rng__" in obj:
+            return _generator(obj["__rng__"])
         raise CodecError(f"unknown object with keys {sorted(obj)[:4]}")
 
     def _module(self, obj):
@@ -200,6 +206,24 @@ class Decoder:
         except Exception as err:
             raise CodecError(f"the state does not fit a {name}: {err}") from None
         return module
+
+
+def _generator(state) -> np.random.Generator:
+    """A NumPy Generator (PCG64) in the state ``state`` (a dict of ints, as PCG64 reports it)."""
+    ok = (isinstance(state, dict) and state.get("bit_generator") == "PCG64"
+          and isinstance(state.get("state"), dict)
+          and set(state["state"]) == {"state", "inc"}
+          and all(type(v) is int for v in state["state"].values())
+          and type(state.get("has_uint32")) is int and type(state.get("uinteger")) is int)
+    if not ok:
+        raise CodecError("a random generator must be given as a PCG64 state")
+    bits = np.random.PCG64()
+    try:
+        bits.state = {"bit_generator": "PCG64", "state": dict(state["state"]),
+                      "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+    except (ValueError, TypeError, OverflowError) as err:
+        raise CodecError(f"not a PCG64 state: {err}") from None
+    return np.random.Generator(bits)
 
 
 def dumps(obj) -> str:

@@ -181,7 +181,7 @@ def clip_by_global_norm(clip_by_global_norm, grads, max_norm, label):
     expected, expected_total = _torch_clip(grads, max_norm)
     result, changed, shared = call_checked("clip_by_global_norm", clip_by_global_norm,
                                            [g.copy() for g in grads], max_norm,
-                                           names=("grads", "max_norm"), report=True)
+                                           names=("grads", "max_norm"), report=True, shared=True)
     clipped, total = check_returns("clip_by_global_norm", result, 2, ("clipped", "total_norm"))
     check_scalar(f"total_norm ({label})", total, expected_total, rtol=1e-6, atol=1e-9,
                  hint="the norm of ALL gradients together, before clipping: "

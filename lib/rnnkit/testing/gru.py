@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.checks import check_close, check_returns, check_shape
-from rnnkit.testing.ops import learner_autograd, to_numpy
+from rnnkit.checks import check_close, check_returns, check_scalar, check_shape
+from rnnkit.testing.ops import element, is_remote, kept, kept_call, learner_autograd, to_numpy
 from rnnkit.torch_bridge import cell_from_numpy, layer_from_numpy, random_weights
 
 __all__ = [
@@ -298,10 +298,14 @@ def _compare_grads(fname, got, expected, names, order, hints, where, tol):
 
 
 def _grade_backward(fname, fwd_name, call_learner_forward, ref_out, documented_cache,
-                    call_backward, expected, names, order, hints, where):
-    """Try the learner's backward on the learner's cache, then on the documented cache."""
+                    call_backward, expected, names, order, hints, where, backward_fn):
+    """Try the learner's backward on the learner's cache, then on the documented cache.
+
+    The learner's cache stays where the learner's forward put it (a handle to it when grading),
+    and the documented cache is stored there too, so the backward gets the cache object itself,
+    as in the learner's notebook."""
     try:
-        out = call_learner_forward()
+        out, obj = call_learner_forward()
         fwd = check_returns(fwd_name, out, 2)
         quality, err = _forward_quality(fwd[0], ref_out)
     except Exception as exc:                      # the forward raised (or is not written yet)
@@ -310,7 +314,7 @@ def _grade_backward(fname, fwd_name, call_learner_forward, ref_out, documented_c
     if quality in ("float64", "float32"):
         tol = GRAD_TOL64 if quality == "float64" else GRAD_TOL32
         try:
-            _compare_grads(fname, call_backward(fwd[1]), expected, names, order, hints,
+            _compare_grads(fname, call_backward(element(obj, 1)), expected, names, order, hints,
                            where + f" (called with the cache of your {fwd_name})", tol)
             return f"on the cache of your {fwd_name}"
         except NotImplementedError:
@@ -328,7 +332,8 @@ def _grade_backward(fname, fwd_name, call_learner_forward, ref_out, documented_c
                 f"was called with the cache documented in the docstring of {fwd_name}, built "
                 f"from reference values:")
     try:
-        _compare_grads(fname, call_backward(documented_cache), expected, names, order, hints,
+        _compare_grads(fname, call_backward(kept(backward_fn, documented_cache)), expected,
+                       names, order, hints,
                        where + f" (called with the documented cache of {fwd_name})", GRAD_TOL64)
     except NotImplementedError:
         raise
@@ -357,10 +362,11 @@ def step_backward(gru_step_backward, gru_step_forward, N: int, D: int, H: int, s
     where = f" (N={N}, D={D}, H={H})"
     return _grade_backward(
         "gru_step_backward", "gru_step_forward",
-        lambda: gru_step_forward(x.copy(), h.copy(), *(w.copy() for w in _weights(W))),
+        lambda: kept_call(gru_step_forward, x.copy(), h.copy(), *(w.copy() for w in _weights(W))),
         reference_step(x, h, W), reference_step_cache(x, h, W),
         lambda cache: gru_step_backward(dh.copy(), cache),
-        reference_step_grads(x, h, W, dh), STEP_GRADS, _STEP_ORDER, _STEP_HINTS, where)
+        reference_step_grads(x, h, W, dh), STEP_GRADS, _STEP_ORDER, _STEP_HINTS, where,
+        gru_step_backward)
 
 
 def backward(gru_backward, gru_forward, N: int, T: int, D: int, H: int, seed: int,
@@ -385,10 +391,10 @@ def backward(gru_backward, gru_forward, N: int, T: int, D: int, H: int, seed: in
                                                   else ")")
     return _grade_backward(
         "gru_backward", "gru_forward",
-        lambda: gru_forward(x.copy(), h0.copy(), *(w.copy() for w in _weights(W))),
+        lambda: kept_call(gru_forward, x.copy(), h0.copy(), *(w.copy() for w in _weights(W))),
         reference_forward(x, h0, W), reference_cache(x, h0, W),
         lambda cache: gru_backward(dh.copy(), cache),
-        reference_grads(x, h0, W, dh), SEQ_GRADS, _SEQ_ORDER, _SEQ_HINTS, where)
+        reference_grads(x, h0, W, dh), SEQ_GRADS, _SEQ_ORDER, _SEQ_HINTS, where, gru_backward)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,7 +417,8 @@ def gru_cell_state_dict(torch_cell: nn.Module) -> dict:
 
 
 def _autograd(module, inputs, upstream, name):
-    """:func:`learner_autograd` with a message when autograd cannot run through the module."""
+    """:func:`learner_autograd` with a message when autograd cannot run through the module
+    (only where the module is a local object: see :func:`_module_checks`)."""
     try:
         return learner_autograd(module, inputs, upstream)
     except RuntimeError as exc:
@@ -420,6 +427,107 @@ def _autograd(module, inputs, upstream, name):
             f"with torch operations on the input tensors and the parameters (no NumPy, no "
             f".detach(), .numpy() or .item(), no torch.tensor(...) around intermediate "
             f"results).") from None
+
+
+def _flat(out) -> list:
+    """The arrays of a module's output: a tensor, or a (nested) tuple of tensors."""
+    if isinstance(out, (tuple, list)):
+        return [a for o in out for a in _flat(o)]
+    return [np.asarray(to_numpy(out), dtype=np.float64)]
+
+
+def _loss(outs, upstream) -> float:
+    return float(sum(np.sum(o * u) for o, u in zip(outs, upstream)))
+
+
+def _module_checks(name, run, inputs, in_names, upstream, ref_outs, ref_grads_in, where,
+                   seed, load=None, params=None, ref_grads_p=None):
+    """The gradients of a learner's module, judged from its forward values only.
+
+    When grading, the module lives in the learner's kernel: whatever autograd computes there is
+    the kernel's claim. What the grader can check is the function the module computes: here
+    its derivative along random directions of each input (and of each parameter, loaded with
+    ``load``), by central finite differences of ``L = sum_k (outputs[k] * upstream[k]).sum()``
+    in float64, against ``<torch's gradient, direction>`` from the reference module. Whether
+    the module's forward keeps autograd's graph cannot be seen from outside (a forward written
+    in NumPy has the same values); the lesson says so, and the test checks autograd in the
+    learner's own kernel (:func:`_autograd`).
+
+    Args:
+        run: ``inputs -> output`` of the learner's module (a tensor or a tuple of tensors).
+        inputs: float64 arrays; in_names: their names for the messages.
+        upstream: one array per output array; ref_outs: torch's outputs at ``inputs``.
+        ref_grads_in: torch's gradients of L on the inputs.
+        load, params, ref_grads_p: ``load(state_dict)`` and the parameters ``{name: array}``
+            the module holds now, with torch's gradients of L on them (optional).
+    """
+    rng = np.random.default_rng(seed + 7)
+    err = max((float(np.max(np.abs(o - r))) if o.size else 0.0
+               for o, r in zip(_flat(run(inputs)), ref_outs)), default=0.0)
+    precise = err <= 1e-9 * (1.0 + max(float(np.max(np.abs(r))) if r.size else 0.0
+                                       for r in ref_outs))
+    eps, rel = (1e-5, 1e-6) if precise else (1e-3, 1e-3)
+    size = 1.0 + _loss([np.abs(r) for r in ref_outs], [np.abs(u) for u in upstream])
+    hint = ("your module's outputs agree with torch's at the test's point but change "
+            "differently around it: is something computed from other values than the inputs "
+            "and the parameters the module holds now (a copy of the weights made earlier, a "
+            "cached result)?")
+
+    def direction(shape):
+        v = rng.standard_normal(shape)
+        return v / max(float(np.linalg.norm(v)), 1e-300)
+
+    def derivative(label, expected, loss_at):
+        got = (loss_at(eps) - loss_at(-eps)) / (2 * eps)
+        check_scalar(f"the derivative of the outputs of your {name} along a random direction "
+                     f"of {label} (finite differences of its forward values){where}", got,
+                     expected, rtol=10 * rel, atol=rel * size, hint=hint)
+
+    for k, label in enumerate(in_names):
+        v = direction(inputs[k].shape)
+
+        def loss_at(step, k=k, v=v):
+            moved = list(inputs)
+            moved[k] = inputs[k] + step * v
+            return _loss(_flat(run(moved)), upstream)
+        derivative(label, float(np.sum(ref_grads_in[k] * v)), loss_at)
+    if load is not None:
+        for pname, value in params.items():
+            v = direction(value.shape)
+
+            def loss_at(step, pname=pname, value=value, v=v):
+                load({**params, pname: value + step * v})
+                return _loss(_flat(run(inputs)), upstream)
+            derivative(f"its parameter {pname}", float(np.sum(ref_grads_p[pname] * v)), loss_at)
+        load(params)
+
+
+def _check_state_dict(cell, sd: dict, cls_name: str, where: str) -> None:
+    """The module's ``state_dict``, fetched as values, holds what was loaded, under its names."""
+    got = to_numpy(dict(cell.state_dict()))
+    if set(got) != set(sd):
+        raise AssertionError(f"the state_dict of your {cls_name} has the keys {sorted(got)}, "
+                             f"expected {sorted(sd)}.\n  Hint: {cls_name}.__init__ creates "
+                             f"self.ih and self.hh (nn.Linear) and no other parameters.")
+    for key, value in sd.items():
+        check_close(f"{key} of your {cls_name} after load_state_dict{where}", got[key],
+                    to_numpy(value), rtol=0.0, atol=1e-12,
+                    hint="load_state_dict must keep the weights it is given (float64 after "
+                         ".double()).")
+
+
+def _perturbed(sd: dict, seed: int, scale: float) -> dict:
+    """Other weights near ``sd``: each entry moved by 0.3 * scale * a standard normal."""
+    rng = np.random.default_rng(seed + 11)
+    return {k: (to_numpy(v) + 0.3 * scale * rng.standard_normal(tuple(v.shape)))
+            for k, v in sd.items()}
+
+
+def _ref_with(kind: str, sd: dict) -> nn.Module:
+    """A torch cell of ``kind`` holding the course-named weights ``sd`` (float64)."""
+    w = {k: np.asarray(to_numpy(v), dtype=np.float64) for k, v in sd.items()}
+    return cell_from_numpy(kind, w["ih.weight"], w["hh.weight"], w["ih.bias"], w["hh.bias"],
+                           dtype=torch.float64)
 
 
 def _torch_cell(kind: str, D: int, H: int, seed: int, scale: float = 1.0,
@@ -454,6 +562,15 @@ _HINT_CELL = ("Compute gi = self.ih(x) and gh = self.hh(h), each (N, 3H), cut th
               "(torch.sigmoid, torch.tanh), not NumPy, so that autograd works.")
 
 
+_PARAMS = (("ih.weight", "weight_ih"), ("hh.weight", "weight_hh"), ("ih.bias", "bias_ih"),
+           ("hh.bias", "bias_hh"))
+"""The course cell's parameter names, with the torch cell's attribute holding the same one."""
+
+
+def _loader(cell, cls_name):
+    return lambda params: _load_cell(cell, {k: _t(v) for k, v in params.items()}, cls_name)
+
+
 def gru_cell(GRUCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
              h_none: bool = False) -> None:
     """Check a learner's ``GRUCell(input_size, hidden_size)`` (an ``nn.Module`` of two Linear
@@ -461,8 +578,12 @@ def gru_cell(GRUCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
 
     Builds ``GRUCell(D, H)``, calls ``.double()`` and ``load_state_dict`` with the torch cell's
     weights, then compares ``cell(x, h) (N, H)`` for ``x (N, D)``, ``h (N, H)`` (or ``h=None``:
-    zeros, when ``h_none``), and the gradients of ``sum(h' * dh)`` on ``x``, ``h`` and on the
-    four parameters (autograd through the learner's module, :func:`learner_autograd`).
+    zeros, when ``h_none``); its ``state_dict`` (fetched as values); the derivative of
+    ``sum(h' * dh)`` along random directions of ``x``, ``h`` and of each parameter, by finite
+    differences of the cell's outputs, against torch's gradients (:func:`_module_checks`); and
+    the output at other weights loaded through ``load_state_dict``. Where the cell is a local
+    object (the learner running the test), the gradients autograd computes through it are
+    compared with torch's too; the grader cannot check that (see :func:`_module_checks`).
     """
     ref = _torch_cell("gru", D, H, seed, scale)
     rng = np.random.default_rng(seed)
@@ -471,7 +592,8 @@ def gru_cell(GRUCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
     dh = rng.standard_normal((N, H))                         # (N, H)
     cell = GRUCell(D, H)
     cell.double()
-    _load_cell(cell, cell_state_dict(ref), "GRUCell")
+    sd = cell_state_dict(ref)
+    _load_cell(cell, sd, "GRUCell")
     where = f" (N={N}, D={D}, H={H}" + (", h=None)" if h_none else ")")
     with torch.no_grad():
         expected = ref(_t(x), None if h_none else _t(h)).numpy()
@@ -481,23 +603,41 @@ def gru_cell(GRUCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
         + _HINT_CELL, **TOL64)
     if h_none:
         return
-    outs, grads_in, grads_p = _autograd(cell, [x, h], [dh], "GRUCell")
+    _check_state_dict(cell, sd, "GRUCell", where)
     X, Hp = (_t(a).requires_grad_(True) for a in (x, h))
     (ref(X, Hp) * _t(dh)).sum().backward()
-    hint = ("autograd through your GRUCell gives other gradients than through torch's, though "
-            "the outputs agree: is something computed outside torch (NumPy, .item(), "
-            ".detach(), .data) or in place?")
-    check_close("autograd: dx through your GRUCell" + where, grads_in[0], X.grad.numpy(),
-                hint=hint, **GRAD_TOL64)
-    check_close("autograd: dh through your GRUCell" + where, grads_in[1], Hp.grad.numpy(),
-                hint=hint, **GRAD_TOL64)
-    for name, attr in (("ih.weight", "weight_ih"), ("hh.weight", "weight_hh"),
-                       ("ih.bias", "bias_ih"), ("hh.bias", "bias_hh")):
+    ref_grads_p = {name: getattr(ref, attr).grad.numpy() for name, attr in _PARAMS}
+    if not is_remote(cell):
+        _local_autograd(cell, "GRUCell", [x, h], ("dx", "dh"), [dh], [X.grad.numpy(),
+                        Hp.grad.numpy()], ref_grads_p, where)
+    params = {k: v.numpy() for k, v in sd.items()}
+    _module_checks("GRUCell", lambda ins: cell(_t(ins[0]), _t(ins[1])), [x, h], ("x", "h"),
+                   [dh], [expected], [X.grad.numpy(), Hp.grad.numpy()], where, seed,
+                   load=_loader(cell, "GRUCell"), params=params, ref_grads_p=ref_grads_p)
+    other = _perturbed(params, seed, scale)
+    _loader(cell, "GRUCell")(other)
+    with torch.no_grad():
+        expected = _ref_with("gru", other)(_t(x), _t(h)).numpy()
+    check_close("the output of your GRUCell after load_state_dict with other weights" + where,
+                cell(_t(x), _t(h)), expected, hint=_HINT_CELL, **TOL64)
+
+
+def _local_autograd(cell, cls_name, inputs, in_names, upstream, ref_grads_in, ref_grads_p,
+                    where):
+    """Autograd through a learner's module in the learner's own process, against torch's."""
+    _, grads_in, grads_p = _autograd(cell, inputs, upstream, cls_name)
+    hint = (f"autograd through your {cls_name} gives other gradients than through torch's, "
+            f"though the outputs agree: is something computed outside torch (NumPy, .item(), "
+            f".detach(), .data) or in place?")
+    for label, got, want in zip(in_names, grads_in, ref_grads_in):
+        check_close(f"autograd: {label} through your {cls_name}" + where, got, want, hint=hint,
+                    **GRAD_TOL64)
+    for name, want in (ref_grads_p or {}).items():
         if name not in grads_p or grads_p[name] is None:
-            raise AssertionError(f"autograd: your GRUCell has no gradient on the parameter "
+            raise AssertionError(f"autograd: your {cls_name} has no gradient on the parameter "
                                  f"{name}.\n  Hint: use self.ih and self.hh in forward.")
-        check_close(f"autograd: gradient on {name} of your GRUCell" + where, grads_p[name],
-                    getattr(ref, attr).grad.numpy(), hint=hint, **GRAD_TOL64)
+        check_close(f"autograd: gradient on {name} of your {cls_name}" + where, grads_p[name],
+                    want, hint=hint, **GRAD_TOL64)
 
 
 _HINT_LSTM = ("Compute A = self.ih(x) + self.hh(h), (N, 4H), cut it with .chunk(4, dim=1) into "
@@ -509,7 +649,10 @@ def lstm_cell(LSTMCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
               state_none: bool = False) -> None:
     """Check a learner's ``LSTMCell(input_size, hidden_size)`` (layers ``ih``, ``hh``) against
     ``torch.nn.LSTMCell``: ``cell(x, (h, c)) -> (h', c')``, all ``(N, H)``, ``x (N, D)``;
-    with ``state_none`` the state is ``None`` (zeros)."""
+    with ``state_none`` the state is ``None`` (zeros). Then, as :func:`gru_cell`, its
+    ``state_dict``, the derivative of ``sum(h' * dh) + sum(c' * dc)`` along random directions of
+    ``x``, ``h``, ``c`` and the parameters by finite differences, and the outputs at other
+    weights."""
     ref = _torch_cell("lstm", D, H, seed, scale)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, D))                          # (N, D)
@@ -517,7 +660,8 @@ def lstm_cell(LSTMCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
     c = rng.standard_normal((N, H))                          # (N, H)
     cell = LSTMCell(D, H)
     cell.double()
-    _load_cell(cell, cell_state_dict(ref), "LSTMCell")
+    sd = cell_state_dict(ref)
+    _load_cell(cell, sd, "LSTMCell")
     state = None if state_none else (_t(h), _t(c))
     with torch.no_grad():
         h_ref, c_ref = ref(_t(x), state)
@@ -528,6 +672,27 @@ def lstm_cell(LSTMCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
                 **TOL64)
     check_close("h' from your LSTMCell" + where, out[0], h_ref.numpy(), hint=pre + _HINT_LSTM,
                 **TOL64)
+    if state_none:
+        return
+    _check_state_dict(cell, sd, "LSTMCell", where)
+    dh, dc = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    X, Hp, Cp = (_t(a).requires_grad_(True) for a in (x, h, c))
+    h1, c1 = ref(X, (Hp, Cp))
+    ((h1 * _t(dh)).sum() + (c1 * _t(dc)).sum()).backward()
+    ref_grads_p = {name: getattr(ref, attr).grad.numpy() for name, attr in _PARAMS}
+    params = {k: v.numpy() for k, v in sd.items()}
+    _module_checks("LSTMCell", lambda ins: cell(_t(ins[0]), (_t(ins[1]), _t(ins[2]))),
+                   [x, h, c], ("x", "h", "c"), [dh, dc], [h_ref.numpy(), c_ref.numpy()],
+                   [X.grad.numpy(), Hp.grad.numpy(), Cp.grad.numpy()], where, seed,
+                   load=_loader(cell, "LSTMCell"), params=params, ref_grads_p=ref_grads_p)
+    other = _perturbed(params, seed, scale)
+    _loader(cell, "LSTMCell")(other)
+    with torch.no_grad():
+        h_ref, c_ref = _ref_with("lstm", other)(_t(x), (_t(h), _t(c)))
+    out = check_returns("your LSTMCell", cell(_t(x), (_t(h), _t(c))), 2, ("h", "c"))
+    for k, (label, want) in enumerate((("c'", c_ref), ("h'", h_ref))):
+        check_close(f"{label} from your LSTMCell after load_state_dict with other weights"
+                    + where, out[1 - k], want.numpy(), hint=_HINT_LSTM, **TOL64)
 
 
 def cell_from_torch(cell_from_torch_fn, kind: str, D: int, H: int, seed: int) -> None:
@@ -628,14 +793,18 @@ def gru_module(GRU, N: int, T: int, D: int, H: int, num_layers: int, seed: int,
         return
     d_out = rng.standard_normal((N, T, H))
     d_hn = rng.standard_normal((num_layers, N, H))
-    _, grads_in, _ = _autograd(mine, [x, h0], [d_out, d_hn], "GRU")
     X, H0 = (_t(a).requires_grad_(True) for a in (x, h0))
     o, hn = ref(X, H0)
     ((o * _t(d_out)).sum() + (hn * _t(d_hn)).sum()).backward()
-    hint = ("the outputs agree but autograd does not: is something computed outside torch or "
-            "in place (h[:, t] = ... on a tensor that requires grad)? Collect the states in a "
-            "list and torch.stack them.")
-    check_close("autograd: dx through your GRU" + where, grads_in[0], X.grad.numpy(), hint=hint,
-                **GRAD_TOL64)
-    check_close("autograd: dh0 through your GRU" + where, grads_in[1], H0.grad.numpy(),
-                hint=hint, **GRAD_TOL64)
+    if not is_remote(mine):
+        _, grads_in, _ = _autograd(mine, [x, h0], [d_out, d_hn], "GRU")
+        hint = ("the outputs agree but autograd does not: is something computed outside torch "
+                "or in place (h[:, t] = ... on a tensor that requires grad)? Collect the states "
+                "in a list and torch.stack them.")
+        check_close("autograd: dx through your GRU" + where, grads_in[0], X.grad.numpy(),
+                    hint=hint, **GRAD_TOL64)
+        check_close("autograd: dh0 through your GRU" + where, grads_in[1], H0.grad.numpy(),
+                    hint=hint, **GRAD_TOL64)
+    _module_checks("GRU", lambda ins: mine(_t(ins[0]), _t(ins[1])), [x, h0], ("x", "h0"),
+                   [d_out, d_hn], [out_ref.numpy(), hn_ref.numpy()],
+                   [X.grad.numpy(), H0.grad.numpy()], where, seed)

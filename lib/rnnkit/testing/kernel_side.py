@@ -5,8 +5,22 @@ The grader evaluates ``rnnkit.testing.kernel_side.serve(request)`` in the kernel
 notebook's objects and returns the answer as a JSON string: values only, and a numbered handle
 for anything that is not a value (kept in :data:`HANDLES` for later requests).
 
+The operations are generic, and none of them judges anything:
+
+``ref``      a handle to a name of the notebook;
+``getattr``  an attribute of an object;
+``call``     call an object (or its method ``attr``) with arguments, ``repeat`` times when
+             asked (the list of the results);
+``store``    keep the grader's values here, one handle each (the kernel's own copies);
+``fetch``    the values of objects held by handle.
+
+``call`` and ``getattr`` with ``keep`` keep their result here too: ``"handle"`` answers its
+handle, ``"both"`` the pair (handle, value).
+
 Nothing here is trusted by the grader: the learner's code can replace this module, and all it
-gains is the power to return other values, which the grader checks like any answer.
+gains is the power to send other values back, which the grader checks like any answer. Every
+judgement (was an argument changed, are these draws from this distribution, are these
+gradients right) is made in the grader, from values it fetched or computed itself.
 """
 
 from __future__ import annotations
@@ -49,22 +63,6 @@ def _target(spec):
     return _handle(spec["handle"])
 
 
-def _op(name: str):
-    """An operation of :data:`rnnkit.testing.ops.OPS`; harness modules of rnnkit.testing may
-    register their own there, so they are imported when a name is not found."""
-    from rnnkit.testing.ops import OPS
-    if name not in OPS:
-        import importlib
-        import pkgutil
-
-        import rnnkit.testing
-        for info in pkgutil.iter_modules(rnnkit.testing.__path__):
-            importlib.import_module(f"rnnkit.testing.{info.name}")
-    if name not in OPS:
-        raise KeyError(f"no grading operation named {name!r}")
-    return OPS[name]
-
-
 def serve(request: str) -> str:
     """Run one request and return the JSON answer ``{"ok": value}`` or ``{"error": ...}``."""
     enc = codec.Encoder(keep=_keep, tensors_as_arrays=True)
@@ -74,19 +72,31 @@ def serve(request: str) -> str:
         args = dec.decode(req.get("args", []))
         kwargs = dec.decode(req.get("kwargs", {"__dict__": []}))
         op = req["op"]
-        if op == "op":
-            result = _op(req["name"])(*args, **kwargs)
+        if op == "store":
+            return _answer([{"__handle__": _keep(a)} for a in args])
+        if op == "fetch":
+            return _answer(enc.encode(args))
+        if op not in ("ref", "getattr", "call"):
+            raise ValueError(f"unknown operation {op!r}")
+        target = _target(req["target"])
+        if op == "ref":
+            return _answer({"__handle__": _keep(target)})
+        if op == "getattr":
+            result = getattr(target, req["attr"])
         else:
-            target = _target(req["target"])
-            if op == "ref":
-                return json.dumps({"ok": {"__handle__": _keep(target)}})
-            if op == "getattr":
-                result = getattr(target, req["attr"])
-            elif op == "call":
+            if "attr" in req:
+                target = getattr(target, req["attr"])
+            repeat = req.get("repeat")
+            if repeat is None:
                 result = target(*args, **kwargs)
             else:
-                raise ValueError(f"unknown operation {op!r}")
-        return json.dumps({"ok": enc.encode(result)}, allow_nan=False, separators=(",", ":"))
+                result = [target(*args, **kwargs) for _ in range(int(repeat))]
+        keep = req.get("keep")
+        if keep == "handle":
+            return _answer({"__handle__": _keep(result)})
+        if keep == "both":
+            return _answer({"__tuple__": [{"__handle__": _keep(result)}, enc.encode(result)]})
+        return _answer(enc.encode(result))
     except BaseException as err:            # KeyboardInterrupt too: the grader reports it
         tb = traceback.extract_tb(err.__traceback__)
         where = ""
@@ -96,3 +106,7 @@ def serve(request: str) -> str:
                 break
         return json.dumps({"error": {"ename": type(err).__name__, "evalue": str(err)[:2000],
                                      "where": where}})
+
+
+def _answer(encoded) -> str:
+    return json.dumps({"ok": encoded}, allow_nan=False, separators=(",", ":"))

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.checks import check_close, check_returns, check_shape
+from rnnkit.testing.ops import element, kept, kept_call
 from rnnkit.testing.rnn import (F32_RTOL, F32_ATOL, _call, _dtype, _tol, backward_with_fallback,
                                 forward_precise)
 from rnnkit.torch_bridge import cell_from_numpy, layer_from_numpy, random_weights
@@ -233,13 +234,12 @@ def step_backward(lstm_step_backward, lstm_step_forward, N, D, H, seed, scale=1.
     where = f" (N={N}, D={D}, H={H}, {dt.name} inputs" + (f", {zero}_next = 0)" if zero else ")")
 
     def run_forward():
-        out = check_returns("lstm_step_forward",
-                            _call("lstm_step_forward", lstm_step_forward, *_args(x, h, c, W)), 3,
-                            ("h_next", "c_next", "cache"))
+        value, obj = _call("lstm_step_forward", kept_call, lstm_step_forward, *_args(x, h, c, W))
+        out = check_returns("lstm_step_forward", value, 3, ("h_next", "c_next", "cache"))
         hint = "make test_lstm_step_forward pass first."
         check_close("h_next from lstm_step_forward", out[0], h_ref, F32_RTOL, F32_ATOL, hint=hint)
         check_close("c_next from lstm_step_forward", out[1], c_ref, F32_RTOL, F32_ATOL, hint=hint)
-        return out[2], forward_precise(out[0], h_ref) and forward_precise(out[1], c_ref)
+        return element(obj, 2), forward_precise(out[0], h_ref) and forward_precise(out[1], c_ref)
 
     def run_backward(cache, loose):
         r_tol, a_tol = _tol(np.float32, rtol, atol) if loose else (rtol, atol)
@@ -252,7 +252,8 @@ def step_backward(lstm_step_backward, lstm_step_forward, N, D, H, seed, scale=1.
                         rtol=r_tol, atol=a_tol, hint=STEP_HINTS[name])
 
     backward_with_fallback("lstm_step_backward", "lstm_step_forward", run_forward, run_backward,
-                           lambda: _documented_step_cache(x, h, c, W), STEP_LAYOUT)
+                           lambda: kept(lstm_step_backward, _documented_step_cache(x, h, c, W)),
+                           STEP_LAYOUT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,13 +308,13 @@ def backward(lstm_backward, lstm_forward, N, T, D, H, seed, scale=1.0, dtype="fl
              + (f", loss on step {only} only)" if only is not None else ")"))
 
     def run_forward():
-        out = check_returns("lstm_forward",
-                            _call("lstm_forward", lstm_forward, *_args(x, h0, c0, W)), 3,
-                            ("h", "c", "cache"))
+        value, obj = _call("lstm_forward", kept_call, lstm_forward, *_args(x, h0, c0, W))
+        out = check_returns("lstm_forward", value, 3, ("h", "c", "cache"))
         hint = "make test_lstm_forward pass first."
         check_close("h from lstm_forward", out[0], out_ref, F32_RTOL, F32_ATOL, hint=hint)
         check_close("c from lstm_forward", out[1], c_ref, F32_RTOL, F32_ATOL, hint=hint)
-        return out[2], forward_precise(out[0], out_ref) and forward_precise(out[1], c_ref)
+        return (element(obj, 2),
+                forward_precise(out[0], out_ref) and forward_precise(out[1], c_ref))
 
     def run_backward(cache, loose):
         # Float32 tolerances always: a step backward that computes in float32 (a correct
@@ -326,4 +327,5 @@ def backward(lstm_backward, lstm_forward, N, T, D, H, seed, scale=1.0, dtype="fl
                         atol=a_tol, hint=SEQ_HINTS[name])
 
     backward_with_fallback("lstm_backward", "lstm_forward", run_forward, run_backward,
-                           lambda: _documented_seq_cache(x, h0, c0, W), SEQ_LAYOUT)
+                           lambda: kept(lstm_backward, _documented_seq_cache(x, h0, c0, W)),
+                           SEQ_LAYOUT)

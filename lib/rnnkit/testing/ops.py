@@ -1,9 +1,18 @@
-"""Operations that run where the learner's objects live (the kernel when grading).
+"""Helpers that let a harness act on the learner's objects the same way in both places.
 
-:func:`learner_autograd` runs a learner's module or function under torch autograd and returns
-outputs and gradients as NumPy arrays. When its callable is a remote handle (grading), the
-operation is sent to the kernel, which runs this same code on its own objects and sends back
-values only; otherwise (a learner running the test cell) it runs here.
+A harness's learner objects are the learner's own (a learner running the test cell) or
+:class:`rnnkit.testing.remote.Remote` handles to them (grading). The helpers below take either:
+
+* :func:`kept_call`, :func:`element`, :func:`kept`: keep objects where the learner's objects
+  live, so that a second call works on the same objects (a cache called twice, an argument
+  written in place) in both places;
+* :func:`repeated_call`: many calls of one function on the same objects (draws of a sampler);
+* :func:`learner_autograd`: autograd through a learner's module, only where the harness runs
+  in the learner's own process (the grader cannot run it: it would be a judgement made in the
+  kernel, see :mod:`rnnkit.testing.kernel_side`).
+
+None of them runs code of rnnkit in the learner's kernel: when grading, they only ask the
+kernel's generic operations (call, store, fetch) for the learner's values.
 """
 
 from __future__ import annotations
@@ -24,7 +33,73 @@ def to_numpy(value):
     return np.asarray(value)
 
 
-def _autograd_here(fn, inputs, upstream, dtype="float64"):
+def is_remote(obj) -> bool:
+    """True when ``obj`` is a handle to an object of the learner's kernel (grading)."""
+    from rnnkit.testing import remote
+    return isinstance(obj, remote.Remote)
+
+
+def kept_call(fn, *args):
+    """``fn(*args)``, and the result where ``fn`` lives: ``(value, obj)``. Locally both are the
+    result; when grading, ``obj`` is a handle to the kernel's result."""
+    if is_remote(fn):
+        from rnnkit.testing import remote
+        return remote.call_kept(fn, *args)
+    result = fn(*args)
+    return result, result
+
+
+def element(obj, key):
+    """``obj[key]`` where ``obj`` lives (a handle to it when ``obj`` is one)."""
+    if is_remote(obj):
+        from rnnkit.testing import remote
+        return remote.call_method(obj, "__getitem__", key, keep=True)
+    return obj[key]
+
+
+def kept(like, value):
+    """``value`` where ``like`` lives: itself locally, a handle to the kernel's copy when
+    ``like`` is a handle (so that the learner's calls on it all see one object)."""
+    if is_remote(like):
+        from rnnkit.testing import remote
+        return remote.store(like, value)[0]
+    return value
+
+
+def repeated_call(fn, n: int, *args) -> list:
+    """The results of ``n`` calls ``fn(*args)`` on the same argument objects."""
+    if is_remote(fn):
+        from rnnkit.testing import remote
+        return list(remote.call_repeated(fn, n, *args))
+    return [fn(*args) for _ in range(int(n))]
+
+
+def learner_autograd(fn, inputs, upstream, dtype="float64"):
+    """Outputs and gradients of a learner's module or function under torch autograd, computed
+    here: only where the module is a local object (a learner running the test cell).
+
+    The inputs become tensors of ``dtype`` that require gradients; the loss is
+    ``sum_k (outputs[k] * upstream[k]).sum()`` over the returned tensors (a returned tuple
+    such as LSTM's ``(h, c)`` is flattened).
+
+    When grading, the module lives in the learner's kernel, and gradients computed there would
+    be the kernel's claim, not a value the grader can check: harnesses check a module's
+    gradients from outside by finite differences of its forward values instead, and this
+    function refuses a handle (``TypeError``).
+
+    Args:
+        fn: the learner's module (or function) taking tensors.
+        inputs: arrays (or ``None`` to pass ``None``), one per positional argument.
+        upstream: one array per returned tensor, the gradient of the loss on it.
+        dtype: "float64" or "float32".
+
+    Returns:
+        outputs: list of arrays; input_grads: list of arrays (None where an input got none);
+        param_grads: ``{name: array}`` over ``fn.named_parameters()`` (empty for a function).
+    """
+    if is_remote(fn):
+        raise TypeError("learner_autograd runs only where the module is a local object: the "
+                        "grader cannot trust gradients computed in the learner's kernel")
     tdtype = getattr(torch, dtype)
     xs = []
     for a in inputs:
@@ -58,30 +133,3 @@ def _autograd_here(fn, inputs, upstream, dtype="float64"):
     grads_p = {name: (None if p.grad is None else p.grad.detach().cpu().numpy().copy())
                for name, p in params}
     return [to_numpy(o).copy() for o in flat], grads_in, grads_p
-
-
-def learner_autograd(fn, inputs, upstream, dtype="float64"):
-    """Outputs and gradients of a learner's module or function under torch autograd.
-
-    The inputs become tensors of ``dtype`` that require gradients; the loss is
-    ``sum_k (outputs[k] * upstream[k]).sum()`` over the returned tensors (a returned tuple
-    such as LSTM's ``(h, c)`` is flattened).
-
-    Args:
-        fn: the learner's module (or function) taking tensors.
-        inputs: arrays (or ``None`` to pass ``None``), one per positional argument.
-        upstream: one array per returned tensor, the gradient of the loss on it.
-        dtype: "float64" or "float32".
-
-    Returns:
-        outputs: list of arrays; input_grads: list of arrays (None where an input got none);
-        param_grads: ``{name: array}`` over ``fn.named_parameters()`` (empty for a function).
-    """
-    from rnnkit.testing import remote
-    if isinstance(fn, remote.Remote):
-        return remote.call_op("autograd", fn, list(inputs), list(upstream), dtype)
-    return _autograd_here(fn, inputs, upstream, dtype)
-
-
-OPS = {"autograd": _autograd_here}
-"""The operations the kernel may be asked to run, by name (see rnnkit.testing.remote)."""

@@ -147,10 +147,45 @@ class Remote:
         return f"<{self._label} (in your notebook)>"
 
 
-def call_op(name: str, *args):
-    """Run the operation ``rnnkit.testing.ops.OPS[name]`` in the kernel that holds ``args``."""
-    channel = next(a._channel for a in args if isinstance(a, Remote))
-    return channel.request({"op": "op", "name": name, "args": list(args), "kwargs": {}})
+def store(like: Remote, *values) -> list:
+    """Copies of ``values`` kept in the kernel that holds ``like``: one :class:`Remote` each.
+
+    A learner's function called with these handles works on the kernel's own objects, so what
+    it does to them (an argument written in place, a cache consumed) shows in later calls and
+    in :func:`fetch`, as it does when a learner calls the function twice in the notebook.
+    """
+    return like._channel.request({"op": "store", "args": list(values)})
+
+
+def fetch(*objects: Remote) -> list:
+    """The current values of objects held in the kernel (a non-value comes back as a handle)."""
+    return objects[0]._channel.request({"op": "fetch", "args": list(objects)})
+
+
+def call_kept(fn: Remote, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in the kernel, its result also kept there: ``(value, Remote)``."""
+    answer = fn._channel.request({"op": "call", "target": fn._target(), "args": list(args),
+                                  "kwargs": dict(kwargs), "keep": "both"})
+    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], Remote)):
+        raise LearnerError("the notebook's answer could not be read")
+    return answer[1], answer[0]
+
+
+def call_repeated(fn: Remote, n: int, *args, **kwargs) -> list:
+    """The list of the values of ``n`` calls ``fn(*args, **kwargs)`` on the same kernel objects
+    (one request: the arguments are decoded once, as one object each, and used by every call)."""
+    return fn._channel.request({"op": "call", "target": fn._target(), "args": list(args),
+                                "kwargs": dict(kwargs), "repeat": int(n)})
+
+
+def call_method(obj: Remote, attr: str, *args, keep: bool = False, **kwargs):
+    """``obj.<attr>(*args, **kwargs)`` in the kernel (also a dunder such as ``__getitem__``);
+    with ``keep`` the result stays there and a :class:`Remote` to it comes back."""
+    req = {"op": "call", "target": obj._target(), "attr": str(attr), "args": list(args),
+           "kwargs": dict(kwargs)}
+    if keep:
+        req["keep"] = "handle"
+    return obj._channel.request(req)
 
 
 def free_names(source: str) -> set[str]:

@@ -30,12 +30,12 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.checks import check_close, check_returns, check_scalar, check_shape
-from rnnkit.testing.ops import to_numpy
+from rnnkit.testing.ops import element, is_remote, kept, kept_call, repeated_call, to_numpy
 from rnnkit.torch_bridge import cell_from_numpy, layer_from_numpy, random_weights
 
 __all__ = ["random_sizes", "step_forward", "forward", "step_backward", "backward",
            "softmax_cross_entropy", "sample_next", "draws", "backward_with_fallback",
-           "forward_precise", "call_checked", "KERNEL_OPS"]
+           "forward_precise", "call_checked"]
 
 F32_RTOL, F32_ATOL = 1e-4, 1e-5
 """Tolerances for float32 inputs, or for a backward fed by a forward that computed in float32."""
@@ -85,6 +85,15 @@ def _call(name, fn, *args):
         raise AssertionError(f"{name} raised {type(err).__name__}: {err}") from err
 
 
+def _call_again(name, fn, *args):
+    """:func:`_call` for a second call on the same cache: an error says so."""
+    try:
+        return _call(name, fn, *args)
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n  (on the second call on the same cache: do not modify "
+                             f"the cache in place)") from None
+
+
 def _short(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
@@ -101,44 +110,119 @@ def _arrays(value):
     return []
 
 
+def _leaves(value):
+    """The arrays and numbers in a value (nested tuples, lists, dicts), as arrays; a handle to
+    an object of the learner's kernel is no leaf."""
+    if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
+        return [np.asarray(value)]
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _leaves(v)]
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in _leaves(v)]
+    return []
+
+
+def _same(a, b) -> bool:
+    """Whether two values hold the same arrays and numbers (NaN equal to NaN)."""
+    xs, ys = _leaves(a), _leaves(b)
+    if len(xs) != len(ys):
+        return False
+    for x, y in zip(xs, ys):
+        if x.shape != y.shape:
+            return False
+        try:
+            if not np.array_equal(x, y, equal_nan=True):
+                return False
+        except TypeError:
+            if not np.array_equal(x, y):
+                return False
+    return True
+
+
+def _array_paths(value, path=()):
+    """The index paths of the arrays in a value: ``[(), ...]`` for an array, ``[(0,), (1,)]``
+    for a list of two arrays."""
+    if isinstance(value, np.ndarray):
+        return [path]
+    if isinstance(value, (tuple, list)):
+        return [p for i, v in enumerate(value) for p in _array_paths(v, path + (i,))]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _array_paths(v, path + (k,))]
+    return []
+
+
 def _call_checked_here(fn, args):
-    """Call ``fn(*args)`` where it lives; report which arguments it modified in place and
-    whether its result holds an argument's array (or a view of one)."""
+    """Call ``fn(*args)`` here (the learner running the test cell); report which arguments it
+    modified in place and whether its result holds an argument's array (or a view of one)."""
     import copy
     before = copy.deepcopy(args)
     result = fn(*args)
-    changed = [i for i, (a, b) in enumerate(zip(args, before))
-               if any(not np.array_equal(x, y) for x, y in zip(_arrays(a), _arrays(b)))
-               or len(_arrays(a)) != len(_arrays(b))]
+    changed = [i for i, (a, b) in enumerate(zip(args, before)) if not _same(a, b)]
     ins = _arrays(list(args))
     shared = any(np.shares_memory(o, i) for o in _arrays(result) for i in ins)
     return result, changed, bool(shared)
 
 
-def call_checked(name, fn, *args, names=(), report=False):
+_FILL = 1048576.25
+"""Written into the kernel's copies of the arguments to see whether the result holds them
+(exact in float32 and float64, and no value a test's data holds)."""
+
+
+def _call_checked_remote(name, fn, args, shared):
+    """The same from the grader: the arguments are stored in the kernel (its own copies, by
+    handle), the learner's function is called on the handles, the arguments are fetched back
+    and compared here with what was sent. The function is then called a second time on the
+    same handles: its result must be the same (a function that writes into its arguments
+    would see other inputs), so a fetch that hid a change does not help. With ``shared``, each
+    argument array is then overwritten in the kernel (``ndarray.fill``) and the kept result
+    fetched again: a result that holds an argument's array shows the written value."""
+    from rnnkit.testing import remote
+    handles = remote.store(fn, *args)
+    result, obj = _call(name, lambda *a: remote.call_kept(fn, *a), *handles)
+    after = remote.fetch(*handles)
+    changed = [i for i, (a, b) in enumerate(zip(args, after)) if not _same(a, b)]
+    if not changed and not _same(result, _call(name, fn, *handles)):
+        raise AssertionError(f"{name} returned another result when called a second time with "
+                             f"the same arrays: it must not change its arguments in place. Keep "
+                             f"the inputs as they are: copy an array before writing into it.")
+    is_shared = False
+    if shared and not changed:
+        fills = []
+        for h, a in zip(handles, args):
+            for path in _array_paths(a):
+                target = h
+                for key in path:
+                    target = remote.call_method(target, "__getitem__", key, keep=True)
+                fills.append(_FILL + len(fills))
+                remote.call_method(target, "fill", fills[-1])
+        if fills:
+            (now,) = remote.fetch(obj)
+            is_shared = any(np.isin(arr, fills).any() for arr in _leaves(now)
+                            if arr.dtype.kind == "f")
+    return result, changed, is_shared
+
+
+def call_checked(name, fn, *args, names=(), report=False, shared=False):
     """Call the learner's ``fn(*args)`` and check that it leaves its arguments unchanged.
 
-    When grading, the call runs in the kernel as the operation ``"call_checked"`` (the
-    arguments are the kernel's own copies there, so a change is visible only there).
+    When grading, the arguments are the kernel's own copies, held by handle; they are fetched
+    back after the call and compared in the grader, and the function is called a second time
+    on them (see :func:`_call_checked_remote`).
 
     Args:
         name: the function's name, for the messages. names: its arguments' names.
         report: return ``(result, changed argument names, result shares an input array)``
             instead of raising when an argument was changed.
+        shared: find out whether the result holds an argument's array (else reported False).
     """
-    from rnnkit.testing import remote
-    if isinstance(fn, remote.Remote):
-        result, changed, shared = remote.call_op("call_checked", fn, list(args))
+    if is_remote(fn):
+        result, changed, is_shared = _call_checked_remote(name, fn, list(args), shared)
     else:
-        try:
-            result, changed, shared = _call_checked_here(fn, list(args))
-        except (AssertionError, NotImplementedError):
-            raise
-        except Exception as err:                      # noqa: BLE001 - reported to the learner
-            raise AssertionError(f"{name} raised {type(err).__name__}: {err}") from err
+        result, changed, is_shared = _call(name, _call_checked_here, fn, list(args))
+        is_shared = is_shared and shared
     changed = [names[i] if i < len(names) else f"argument {i + 1}" for i in changed]
     if report:
-        return result, changed, shared
+        return result, changed, is_shared
     if changed:
         raise AssertionError(f"{name} changed its argument {changed[0]} in place. Keep the "
                              f"inputs as they are: copy an array before writing into it.")
@@ -412,20 +496,20 @@ def step_backward(rnn_step_backward, rnn_step_forward, N, D, H, seed, dtype="flo
     fw_rtol, fw_atol = _tol(np.float32, rtol, atol)
 
     def run_forward():
-        result = check_returns("rnn_step_forward",
-                               _call("rnn_step_forward", rnn_step_forward, *_args(x, h_prev, w)),
-                               2, ("h_next", "cache"))
+        value, obj = _call("rnn_step_forward", kept_call, rnn_step_forward, *_args(x, h_prev, w))
+        result = check_returns("rnn_step_forward", value, 2, ("h_next", "cache"))
         check_close("h_next from rnn_step_forward", result[0], expected_h, rtol=fw_rtol,
                     atol=fw_atol, hint="make test_rnn_step_forward pass first.")
-        return result[1], forward_precise(result[0], expected_h)
+        return element(obj, 1), forward_precise(result[0], expected_h)
 
     def run_backward(cache, loose):
         r_tol, a_tol = _tol(np.float32, rtol, atol) if loose else (rtol, atol)
         for r, dh_next in enumerate(dhs):
             expected = _ref_step_grads(x, h_prev, w, dh_next)
             got = check_returns("rnn_step_backward",
-                                _call("rnn_step_backward", rnn_step_backward, dh_next.copy(), cache),
-                                6, STEP_GRADS)
+                                (_call_again if r else _call)("rnn_step_backward",
+                                                              rnn_step_backward, dh_next.copy(),
+                                                              cache), 6, STEP_GRADS)
             got = dict(zip(STEP_GRADS, got))
             again = ", second call on the same cache: do not modify the cache in place" if r else ""
             for name in ("db_ih", "db_hh", "dW_ih", "dW_hh", "dx", "dh_prev"):
@@ -433,9 +517,9 @@ def step_backward(rnn_step_backward, rnn_step_forward, N, D, H, seed, dtype="flo
                             got[name], expected[name], rtol=r_tol, atol=a_tol,
                             hint=STEP_HINTS[name])
 
-    backward_with_fallback("rnn_step_backward", "rnn_step_forward", run_forward,
-                                  run_backward, lambda: _documented_step_cache(x, h_prev, w),
-                                  STEP_LAYOUT)
+    backward_with_fallback("rnn_step_backward", "rnn_step_forward", run_forward, run_backward,
+                           lambda: kept(rnn_step_backward, _documented_step_cache(x, h_prev, w)),
+                           STEP_LAYOUT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,11 +569,11 @@ def backward(rnn_backward, rnn_forward, N, T, D, H, seed, dtype="float64", upstr
         ("" if dt == np.float64 else f", {dt.name} inputs")
 
     def run_forward():
-        result = check_returns("rnn_forward", _call("rnn_forward", rnn_forward, *_args(x, h_0, w)),
-                               2, ("h", "cache"))
+        value, obj = _call("rnn_forward", kept_call, rnn_forward, *_args(x, h_0, w))
+        result = check_returns("rnn_forward", value, 2, ("h", "cache"))
         check_close("h from rnn_forward", result[0], expected_h, rtol=F32_RTOL, atol=F32_ATOL,
                     hint="make test_rnn_forward pass first.")
-        return result[1], forward_precise(result[0], expected_h)
+        return element(obj, 1), forward_precise(result[0], expected_h)
 
     def run_backward(cache, loose):
         # Float32 tolerances always: a step backward that computes in float32 (a correct
@@ -497,7 +581,8 @@ def backward(rnn_backward, rnn_forward, N, T, D, H, seed, dtype="float64", upstr
         r_tol, a_tol = _tol(np.float32, rtol, atol)
         for r in range(repeat):
             got = check_returns("rnn_backward",
-                                _call("rnn_backward", rnn_backward, dh.copy(), cache), 6, SEQ_GRADS)
+                                (_call_again if r else _call)("rnn_backward", rnn_backward,
+                                                              dh.copy(), cache), 6, SEQ_GRADS)
             again = ", second call on the same cache: do not modify the cache in place" if r else ""
             for name, g in zip(SEQ_GRADS, got):
                 check_shape(f"{name} from rnn_backward ({what})", g, shapes[name],
@@ -506,7 +591,8 @@ def backward(rnn_backward, rnn_forward, N, T, D, H, seed, dtype="float64", upstr
                             rtol=r_tol, atol=a_tol, hint=SEQ_HINTS[name])
 
     backward_with_fallback("rnn_backward", "rnn_forward", run_forward, run_backward,
-                                  lambda: _documented_seq_cache(x, h_0, w), SEQ_LAYOUT)
+                           lambda: kept(rnn_backward, _documented_seq_cache(x, h_0, w)),
+                           SEQ_LAYOUT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -574,55 +660,45 @@ def softmax_cross_entropy(softmax_cross_entropy, N, T, V, seed, scale=1.0, shift
 # ---------------------------------------------------------------------------------------------
 # Exercise 6: sample_next
 # ---------------------------------------------------------------------------------------------
-def _draws_here(fn, logits, temperature, n, seed):
-    """n draws of fn(logits, temperature, rng) from one generator seeded with ``seed``; each
-    must be an int index in range. Runs where ``fn`` lives (the kernel when grading)."""
-    rng = np.random.default_rng(seed)
+def _draw_error(temperature, err):
+    return AssertionError(f"sample_next(logits, {temperature}, rng) raised {type(err).__name__}: "
+                          f"{err}\n  Hint: at small temperatures logits / temperature is huge; "
+                          f"subtract its maximum before np.exp.")
+
+
+def draws(sample_next, logits, temperature, n, seed):
+    """``n`` draws of the learner's ``sample_next`` from one generator seeded with ``seed``.
+
+    The generator and the logits live where the learner's function does: when grading they are
+    stored in the kernel (a NumPy generator travels as its state) and ``sample_next`` is called
+    ``n`` times on them through the channel; the draws are counted and checked here, each an
+    integer index in range.
+    """
     logits = np.asarray(logits)
     V = len(logits)
+    rng = np.random.default_rng(seed)
+    if is_remote(sample_next):
+        from rnnkit.testing import remote
+        logits, rng = remote.store(sample_next, logits, rng)
+    try:
+        got = repeated_call(sample_next, n, logits, temperature, rng)
+    except (NotImplementedError, AssertionError):
+        raise
+    except Exception as err:                          # noqa: BLE001 - reported to the learner
+        raise _draw_error(temperature, err) from err
+    if not isinstance(got, list) or len(got) != n:
+        raise AssertionError(f"sample_next was called {n} times and {len(got)} draws came back.")
     out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        try:
-            s = fn(logits, temperature, rng)
-        except (NotImplementedError, AssertionError):
-            raise
-        except Exception as err:                      # noqa: BLE001
-            raise AssertionError(f"sample_next(logits, {temperature}, rng) raised "
-                                 f"{type(err).__name__}: {err}\n  Hint: at small temperatures "
-                                 f"logits / temperature is huge; subtract its maximum before "
-                                 f"np.exp.") from err
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+    for i, s in enumerate(got):
+        if isinstance(s, np.ndarray) and s.ndim == 0:
+            s = s[()]                                 # (a 0-d array arrives as a scalar)
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
             raise AssertionError(f"sample_next should return one integer index, got "
                                  f"{type(s).__name__} {s!r}. Hint: return int(...).")
         if not 0 <= s < V:
             raise AssertionError(f"sample_next returned {s}, outside [0, {V}).")
         out[i] = s
     return out
-
-
-def draws(sample_next, logits, temperature, n, seed):
-    """``n`` draws of the learner's ``sample_next`` from one generator seeded with ``seed``.
-
-    The generator lives where the learner's function does: when grading, the draws run in the
-    kernel as the operation ``"sample_draws"`` (see :mod:`rnnkit.testing.ops`), which sends
-    back the array of draws.
-    """
-    from rnnkit.testing import remote
-    if isinstance(sample_next, remote.Remote):
-        return np.asarray(remote.call_op("sample_draws", sample_next, np.asarray(logits),
-                                         float(temperature), int(n), int(seed)))
-    return _draws_here(sample_next, logits, temperature, n, seed)
-
-
-KERNEL_OPS = {"sample_draws": _draws_here, "call_checked": _call_checked_here}
-"""Operations the harnesses of rnnkit.testing.rnn, gradients and lstm ask the kernel to run
-(through :func:`rnnkit.testing.remote.call_op`), registered in :data:`rnnkit.testing.ops.OPS`
-when this module is imported (the kernel imports the harness modules to find them)."""
-
-from rnnkit.testing import ops as _ops  # noqa: E402
-
-for _name, _fn in KERNEL_OPS.items():
-    _ops.OPS.setdefault(_name, _fn)
 
 
 def _check_frequencies(fn, logits, temperature, n, seed, tol):
