@@ -10,17 +10,28 @@
 # What it does:
 #  1. the groups rnn-instructors and rnn-students;
 #  2. nbgrader's exchange: the directory world-writable with the sticky bit (1777, owned by root),
-#     as nbgrader documents it (nbgrader then makes <exchange>/rnn-course/ itself at the first
-#     release: outbound/ 0755, inbound/ 2733 so that students can write but not list it, and
-#     feedback/ 0711 so that a student reads only the files whose hashed names they know);
+#     as nbgrader documents it, and the course's folders in it owned by root and the group
+#     rnn-instructors (so that every instructor releases, collects and returns; the instructors'
+#     nbgrader runs with CourseDirectory.groupshared): <course id>/ and outbound/ 2775,
+#     inbound/ 3773 (students write but cannot list it, and the sticky bit forbids renaming or
+#     deleting another's submission), feedback/ 2771 (a student reads only the files whose
+#     hashed names they know);
 #  3. the course's Python usable by every user: the folders above .venv/ and above the Python
 #     the venv was made from get o+x (traverse only, no listing) where they lack it (e.g. /root
 #     when Python comes from pyenv under /root; on a server, install Python outside /root);
-#  4. the course root: autograder/, solutions/ and lessons/ owned by group rnn-instructors,
-#     group-writable, new files keep the group (setgid folders); autograder/ (gradebook,
-#     submissions, grades) and solutions/ closed to everybody else; lessons/, lib/, .venv/ readable;
+#  4. nothing of the course that a student could learn an answer from is readable by students:
+#     in the repository (where .venv/ and lib/ are) and in the course root, every entry is closed
+#     to others (group rnn-instructors may read it) except what the servers need: .venv/,
+#     lib/rnnkit/, hub/jupyter/ and lessons/. So .git/, tests/, lib/tests/, solutions/,
+#     autograder/ (gradebook, submissions), hub/runtime/ and the rest are closed; the two roots
+#     can be entered but not listed. autograder/, solutions/ and lessons/ belong to the group
+#     rnn-instructors, group-writable, new files keep the group (setgid folders); lessons/ has a
+#     default ACL (setfacl, from Debian's acl when missing) that keeps what an instructor's
+#     release writes readable by all, whatever their umask;
 #  5. configurable-http-proxy from npm (pinned in hub/package.json / package-lock.json) into
 #     hub/node_modules/ when missing.
+#  Run it again after adding files to the repository (make hub does): new top-level entries are
+#  closed then.
 set -euo pipefail
 
 HUB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,12 +49,25 @@ VENV="$REPO/.venv"
 getent group "$INSTRUCTORS" >/dev/null || groupadd --system "$INSTRUCTORS"
 getent group "$STUDENTS" >/dev/null || groupadd --system "$STUDENTS"
 
-# 2. the exchange
+# 2. the exchange, and the course's folders in it for the instructors' group
+COURSE_ID="${RNNCOURSE_HUB_COURSE_ID:-rnn-course}"
 mkdir -p "$EXCHANGE"
 chown root:root "$EXCHANGE"
 chmod 1777 "$EXCHANGE"
 d="$(dirname "$EXCHANGE")"
 while [ "$d" != / ]; do chmod o+x "$d"; d="$(dirname "$d")"; done
+ex="$EXCHANGE/$COURSE_ID"
+for sub in "" outbound inbound feedback; do
+  mkdir -p "$ex/$sub"
+  chown root:"$INSTRUCTORS" "$ex/$sub"
+done
+chmod 2775 "$ex" "$ex/outbound"
+chmod 3773 "$ex/inbound"
+chmod 2771 "$ex/feedback"
+# what an instructor released before this setup: the group's too
+for sub in outbound feedback; do
+  find "$ex/$sub" -mindepth 1 -exec chgrp "$INSTRUCTORS" {} + -exec chmod g+rwX {} +
+done
 
 # 3. the course's Python for everybody: o+x on every folder above .venv and the base Python
 traverse () {           # o+x on each ancestor of $1 that lacks it
@@ -61,23 +85,52 @@ BASE_PREFIX="$("$VENV/bin/python" -c 'import sys; print(sys.base_prefix)')"
 traverse "$VENV"
 traverse "$BASE_PY"
 traverse "$COURSE/lessons"
-chmod -R o+rX "$VENV" "$REPO/lib" "$REPO/hub/jupyter"
-if ! runuser -u nobody -- "$VENV/bin/python" -c 'import jupyterhub, nbgrader, rnnkit' 2>/dev/null; then
-  echo "setup_hub: an unprivileged user cannot run $VENV/bin/python (base Python: $BASE_PREFIX);" \
-       "make it readable by all users (chmod -R o+rX $BASE_PREFIX)" >&2
-  exit 1
-fi
+chmod -R o+rX "$VENV" "$REPO/lib/rnnkit" "$REPO/hub/jupyter"
+chmod o+rx "$REPO" "$REPO/lib" "$REPO/hub"   # (step 4 closes their listing again)
 
-# 4. the course root
+# 4. the course root and the repository: closed to students but for what the servers need
 for sub in autograder solutions lessons; do
   mkdir -p "$COURSE/$sub"
   chgrp -R "$INSTRUCTORS" "$COURSE/$sub"
   chmod -R g+rwX "$COURSE/$sub"
   find "$COURSE/$sub" -type d -exec chmod g+s {} +
 done
-chmod -R o-rwx "$COURSE/autograder" "$COURSE/solutions"
+close_except () {       # close_except DIR KEEP...: DIR enterable, not listable, by others; each
+  local dir="$1" e name keep; shift   # entry but the KEEPs readable by the instructors' group only
+  chgrp "$INSTRUCTORS" "$dir"
+  chmod g+rx,o-rw,o+x "$dir"
+  for e in "$dir"/* "$dir"/.[!.]* "$dir"/..?*; do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    name="$(basename "$e")"
+    for keep in "$@"; do [ "$name" = "$keep" ] && continue 2; done
+    chgrp -R -h "$INSTRUCTORS" "$e"
+    chmod -R g+rX,o-rwx "$e" 2>/dev/null || true
+  done
+}
+close_except "$COURSE" lessons $([ "$COURSE" = "$REPO" ] && echo .venv lib hub)
+if [ "$COURSE" != "$REPO" ]; then close_except "$REPO" .venv lib hub lessons; fi
+close_except "$REPO/lib" rnnkit
+close_except "$REPO/hub" jupyter
 chmod -R o+rX "$COURSE/lessons"
-chmod o+x "$COURSE"
+# lessons/: what a release writes stays readable by all (nbgrader makes its folders with the
+# writer's umask: 007 on the hub)
+if ! command -v setfacl >/dev/null; then
+  apt-get install -y -qq acl >/dev/null 2>&1 || \
+    (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq acl >/dev/null 2>&1) || true
+fi
+if command -v setfacl >/dev/null; then
+  find "$COURSE/lessons" -type d -exec setfacl -m d:u::rwx,d:g::rwx,d:o::rx {} +
+else
+  echo "setup_hub: no setfacl (Debian: apt-get install acl): after each release run" \
+       "'chmod -R o+rX $COURSE/lessons' so that students can read the lessons" >&2
+fi
+
+# the servers still run the course's Python and import rnnkit
+if ! runuser -u nobody -- "$VENV/bin/python" -c 'import jupyterhub, nbgrader, rnnkit' 2>/dev/null; then
+  echo "setup_hub: an unprivileged user cannot run $VENV/bin/python (base Python: $BASE_PREFIX);" \
+       "make it readable by all users (chmod -R o+rX $BASE_PREFIX)" >&2
+  exit 1
+fi
 
 # 5. the proxy
 if [ ! -x "$HUB/node_modules/.bin/configurable-http-proxy" ] || [ "$HUB/package-lock.json" -nt "$HUB/node_modules/.package-lock.json" ]; then
@@ -85,4 +138,4 @@ if [ ! -x "$HUB/node_modules/.bin/configurable-http-proxy" ] || [ "$HUB/package-
     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq nodejs npm >/dev/null 2>&1); }
   (cd "$HUB" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-echo "setup_hub: exchange $EXCHANGE (1777), course root $COURSE (group $INSTRUCTORS), proxy $("$HUB/node_modules/.bin/configurable-http-proxy" --version)"
+echo "setup_hub: exchange $EXCHANGE (1777; $COURSE_ID/ group $INSTRUCTORS), course root $COURSE (group $INSTRUCTORS, closed to students but lessons/), proxy $("$HUB/node_modules/.bin/configurable-http-proxy" --version)"

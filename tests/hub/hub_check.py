@@ -71,6 +71,8 @@ SHOTS = REPO / "tests" / "hub" / "screenshots"
 BIN = Path(sys.executable).parent
 LESSON = "01_rnn"
 INSTRUCTOR = "rnnt-ada"
+INSTRUCTOR2 = "rnnt-bea"                                 # a second instructor: collects, grades
+INSTRUCTORS = [INSTRUCTOR, INSTRUCTOR2]
 STUDENTS = ["rnnt-alice", "rnnt-bob", "rnnt-carol"]      # solution, blank, half done
 ALICE, BOB, CAROL = STUDENTS
 T0 = time.time()
@@ -129,7 +131,7 @@ class Hub:
         self.port = free_port()
         self.ports = f"{free_port()},{free_port()}"
         self.url = f"http://127.0.0.1:{self.port}"
-        self.passwords = {n: secrets.token_urlsafe(12) for n in [INSTRUCTOR, *STUDENTS]}
+        self.passwords = {n: secrets.token_urlsafe(12) for n in [*INSTRUCTORS, *STUDENTS]}
         self.env = dict(os.environ,
                         RNNCOURSE_HUB_URL=f"http://127.0.0.1:{self.port}",
                         RNNCOURSE_HUB_PORTS=self.ports,
@@ -145,7 +147,7 @@ class Hub:
         env = {"HOME": u.pw_dir, "USER": name, "LOGNAME": name, "SHELL": u.pw_shell,
                "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                "RNNCOURSE_EXCHANGE": str(self.exchange), "PYTHONWARNINGS": "ignore"}
-        if name == INSTRUCTOR:
+        if name in INSTRUCTORS:
             env["JUPYTER_CONFIG_PATH"] = f"{HUB / 'jupyter' / 'instructor'}:{self.course / 'autograder'}"
             env["RNNCOURSE_ROOT"] = str(self.course)
         else:
@@ -163,8 +165,9 @@ class Hub:
                                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         return proc
 
-    def instructor(self, *cmd: str, **kw) -> subprocess.CompletedProcess:
-        return self.as_user(INSTRUCTOR, *cmd, cwd=self.course / "autograder", **kw)
+    def instructor(self, *cmd: str, who: str = INSTRUCTOR, **kw) -> subprocess.CompletedProcess:
+        """A command of an instructor's terminal: at the course root (where it opens)."""
+        return self.as_user(who, *cmd, cwd=self.course, **kw)
 
     def setup(self) -> str:
         self.tmp.chmod(0o755)
@@ -181,7 +184,7 @@ class Hub:
         pwfile = self.tmp / "passwords.tsv"
         pwfile.write_text("".join(f"{n}\t{p}\n" for n, p in self.passwords.items()))
         pwfile.chmod(0o600)
-        subprocess.run([sys.executable, str(HUB / "users.py"), "add", "--instructor", INSTRUCTOR,
+        subprocess.run([sys.executable, str(HUB / "users.py"), "add", "--instructor", *INSTRUCTORS,
                         "--students", *STUDENTS, "--password-file", str(pwfile)],
                        env=self.env, check=True)
         return f"course copy {self.course}, exchange {self.exchange}"
@@ -216,7 +219,7 @@ class Hub:
                 notes.append("the hub had to be killed")
         # anything of the test users still running (their servers, kernels) is ended by pid
         uids = set()
-        for n in [INSTRUCTOR, *STUDENTS]:
+        for n in [*INSTRUCTORS, *STUDENTS]:
             try:
                 uids.add(pwd.getpwnam(n).pw_uid)
             except KeyError:
@@ -290,6 +293,40 @@ def fill(nb: dict, fraction: float) -> tuple[dict, int]:
     return nb, n
 
 
+def cell_text(cell) -> str:
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
+def answer_patterns() -> tuple[list[str], list[str]]:
+    """What a student must find nowhere: nbgrader's markers, and the lines of the solutions'
+    answer regions and hidden tests (24 characters or more, not comments) that the released
+    lessons do not contain, as written and as a notebook's JSON holds them.
+
+    Returns (patterns, lines left out because rnnkit, which every server imports, has them too:
+    library code such as ``N, T, V = logits.shape``, not an answer)."""
+    released = "\n".join(cell_text(c) for nb in (REPO / "lessons").glob("*/*.ipynb")
+                         for c in json.loads(nb.read_text())["cells"])
+    lines = set()
+    for nb in (REPO / "solutions").glob("*/*.ipynb"):
+        for cell in json.loads(nb.read_text())["cells"]:
+            text = cell_text(cell)
+            marked = re.findall(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", text, re.S)
+            if cell["metadata"].get("nbgrader", {}).get("solution") and not marked:
+                marked = [("", text)]
+            for _, region in marked:
+                for line in region.split("\n"):
+                    line = line.strip()
+                    if len(line) >= 24 and not line.startswith("#") and line not in released:
+                        lines.add(line)
+    lib = "\n".join(p.read_text() for p in (REPO / "lib" / "rnnkit").rglob("*.py"))
+    in_lib = sorted(l for l in lines if l in lib)
+    patterns = {"BEGIN SOLUTION", "BEGIN HIDDEN"}
+    for line in lines - set(in_lib):
+        patterns |= {line, json.dumps(line)[1:-1]}
+    return sorted(patterns), in_lib
+
+
 # --------------------------------------------------------------------------------------------
 # The browser
 
@@ -304,6 +341,20 @@ def menu_labels(page, top: str) -> list[str]:
     page.locator(".lm-MenuBar-item", has_text=re.compile(f"^{re.escape(top)}$")).click()
     page.wait_for_timeout(300)
     labels = page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel").all_inner_texts()
+    page.keyboard.press("Escape")
+    return labels
+
+
+def file_new_labels(page) -> list[str]:
+    """The items of File > New."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile("^File$")).click()
+    page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel",
+                 has_text=re.compile("^New$")).first.hover()
+    page.wait_for_timeout(700)
+    menus = page.locator(".lm-Menu")
+    labels = menus.nth(menus.count() - 1).locator(
+        ".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel").all_inner_texts()
+    page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     return labels
 
@@ -400,14 +451,21 @@ def main(argv=None) -> int:
     facts: dict = {"submission": {}, "totals": {}, "rss": {}}
 
     def instructor_release():
-        hub.instructor(str(BIN / "python"), "course.py", "release", "--lesson", LESSON)
+        hub.instructor(str(BIN / "python"), "autograder/course.py", "release", "--lesson", LESSON)
         hub.instructor(str(BIN / "nbgrader"), "release_assignment", LESSON, "--log-level=WARN")
         out = hub.exchange / "rnn-course" / "outbound" / LESSON / f"{LESSON}.ipynb"
         assert out.is_file(), f"{out} missing after release_assignment"
         inbound = hub.exchange / "rnn-course" / "inbound"
         mode = oct(inbound.stat().st_mode & 0o7777)
-        assert mode == "0o2733", f"inbound is {mode}, nbgrader makes it 2733"
-        return f"released into {out.parent}; inbound {mode}"
+        assert mode == "0o3773", f"inbound is {mode}, not 3773 (sticky, setgid, students write only)"
+        import grp
+        group = grp.getgrgid(out.parent.stat().st_gid).gr_name
+        assert group == "rnn-instructors", f"{out.parent} belongs to group {group}"
+        # the released lesson stays readable by students after the instructor's release (umask 007)
+        seen = hub.as_user(ALICE, "cat", str(hub.course / "lessons" / LESSON / f"{LESSON}.ipynb"),
+                           check=False)
+        assert seen.returncode == 0, f"a student cannot read lessons/ after a release: {seen.stderr}"
+        return f"released into {out.parent} (group {group}); inbound {mode}; lessons/ readable by students"
 
     try:
         steps.require("setup", hub.setup)
@@ -435,6 +493,10 @@ def main(argv=None) -> int:
                     f"a student sees the formgrader in the menu: {labels}"
                 resp = page.request.get(f"{hub.url}/user/{name}/formgrader")
                 assert resp.status == 404, f"/user/{name}/formgrader answers {resp.status}, not 404"
+                new = file_new_labels(page)
+                assert "Notebook" in new and "Terminal" not in new, f"{name}'s File > New: {new}"
+                resp = page.request.get(f"{hub.url}/user/{name}/api/terminals")
+                assert resp.status == 404, f"/user/{name}/api/terminals answers {resp.status}, not 404"
                 open_assignment_list(page)
                 wait_in(page, "released_assignments_list")
                 if name == ALICE:
@@ -446,7 +508,7 @@ def main(argv=None) -> int:
                 assert fetched.stat().st_uid == pwd.getpwnam(name).pw_uid
                 if name == ALICE:
                     page.screenshot(path=str(SHOTS / "student-fetched.png"))
-                return f"menu {labels}; fetched to {fetched}; /formgrader 404"
+                return f"menu {labels}; fetched to {fetched}; /formgrader 404; File > New {new}"
 
             def write_as(name, nb):
                 path = Path(pwd.getpwnam(name).pw_dir) / LESSON / f"{LESSON}.ipynb"
@@ -489,6 +551,53 @@ def main(argv=None) -> int:
             for s in STUDENTS:
                 steps.require(f"{s}-fill-submit", student_work, s)
 
+            # --- bob submits in others' names (items 3-5 of issue 17) -----------------------------
+            def bob_forges():
+                inbound = hub.exchange / "rnn-course" / "inbound"
+                bob_home = Path(pwd.getpwnam(BOB).pw_dir)
+                lines = []
+                # 3. nbgrader submit --student=alice, run by bob: the newest "alice" submission
+                hub.as_user(BOB, str(BIN / "nbgrader"), "submit", LESSON, "--student", ALICE,
+                            cwd=bob_home)
+                lines.append("bob: nbgrader submit --student=alice: accepted by the exchange")
+                # 4. a folder named for carol, dated 2099: without timestamp.txt, and with one
+                for n, stamp in enumerate([False, True]):
+                    name = f"{CAROL}+{LESSON}+2099-01-0{n + 1} 00:00:00.000000 UTC+bobwashere{n}"
+                    d = inbound / name
+                    hub.as_user(BOB, "mkdir", str(d))
+                    hub.as_user(BOB, "cp", str(bob_home / LESSON / f"{LESSON}.ipynb"), str(d))
+                    if stamp:
+                        hub.as_user(BOB, "tee", str(d / "timestamp.txt"),
+                                    stdin=f"2099-01-0{n + 1} 00:00:00.000000 UTC")
+                lines.append("bob: two inbound folders named for carol, dated 2099")
+                # 5. alice's folder renamed to bob (bob learnt its name) and deleted: the sticky bit
+                alices = sorted(p for p in inbound.iterdir() if p.name.startswith(ALICE + "+")
+                                and p.stat().st_uid == pwd.getpwnam(ALICE).pw_uid)
+                assert alices, "no submission of alice's own in inbound/"
+                for cmd in (["mv", str(alices[-1]), str(inbound / alices[-1].name.replace(ALICE, BOB, 1))],
+                            ["rm", "-rf", str(alices[-1])]):
+                    proc = hub.as_user(BOB, *cmd, check=False)
+                    assert proc.returncode != 0 and alices[-1].is_dir(), \
+                        f"bob: {' '.join(cmd[:2])} alice's submission was not refused: {proc.stderr}"
+                lines.append("bob: mv/rm of alice's submission folder refused")
+                # 6. the space: one huge submission of bob's own (refused at collect, not the disk)
+                big = inbound / f"{BOB}+{LESSON}+2000-01-01 00:00:00.000000 UTC+big"
+                hub.as_user(BOB, "mkdir", str(big))
+                hub.as_user(BOB, "cp", str(bob_home / LESSON / f"{LESSON}.ipynb"), str(big))
+                hub.as_user(BOB, "tee", str(big / "timestamp.txt"), stdin="2000-01-01 00:00:00.000000 UTC")
+                hub.as_user(BOB, "truncate", "-s", "60M", str(big / "data.bin"))
+                lines.append("bob: a 60 MiB submission of his own (old date)")
+                # 4'. one of his own, dated 2099 (it would beat his later ones)
+                late = inbound / f"{BOB}+{LESSON}+2099-01-01 00:00:00.000000 UTC+future"
+                hub.as_user(BOB, "mkdir", str(late))
+                hub.as_user(BOB, "cp", str(bob_home / LESSON / f"{LESSON}.ipynb"), str(late))
+                hub.as_user(BOB, "tee", str(late / "timestamp.txt"), stdin="2099-01-01 00:00:00.000000 UTC")
+                lines.append("bob: a submission of his own dated 2099")
+                (SHOTS / "forgeries.txt").write_text("\n".join(lines) + "\n")
+                return "; ".join(lines)
+
+            steps.run("bob-forges", bob_forges)
+
             def memory():
                 uids = {pwd.getpwnam(n).pw_uid for n in STUDENTS}
                 procs = rss_of(uids)
@@ -503,18 +612,35 @@ def main(argv=None) -> int:
                 login(page, hub, INSTRUCTOR)
                 labels = menu_labels(page, "Nbgrader")
                 assert "Formgrader" in labels, f"no Formgrader in the instructor's menu: {labels}"
-                proc = hub.instructor(str(BIN / "nbgrader"), "collect", LESSON, "--log-level=INFO")
+                assert "Terminal" in file_new_labels(page), "the instructor has no File > New > Terminal"
+                # the second instructor collects what the first released (the exchange's group)
+                proc = hub.instructor(str(BIN / "nbgrader"), "collect", LESSON, "--log-level=INFO",
+                                      who=INSTRUCTOR2)
+                out = proc.stdout + proc.stderr
+                (SHOTS / "collect.log").write_text(out)
+                refused = re.findall(r"REFUSED (\S+?)\+", out)
+                assert len(refused) == 5 and not re.search(r"cheating attempt", out), \
+                    f"collect refused {refused} (expected bob's 5):\n{out[-2000:]}"
                 got = sorted(p.parent.parent.name for p in
                              (hub.course / "autograder" / "submitted").glob(f"*/{LESSON}/{LESSON}.ipynb"))
                 assert got == sorted(STUDENTS), f"collected {got}"
+                # each collected notebook is the newest submission its student made (owner's uid)
+                inbound = hub.exchange / "rnn-course" / "inbound"
+                for st in STUDENTS:
+                    uid = pwd.getpwnam(st).pw_uid
+                    own = sorted((p for p in inbound.iterdir() if p.name.startswith(st + "+")
+                                  and p.stat().st_uid == uid), key=lambda p: p.name.split("+")[2])
+                    sub = hub.course / "autograder" / "submitted" / st / LESSON
+                    assert (sub / f"{LESSON}.ipynb").read_bytes() == \
+                        (own[-1] / f"{LESSON}.ipynb").read_bytes(), f"{st}'s collected notebook is not theirs"
+                    assert (sub / "timestamp.txt").read_text().strip() == own[-1].name.split("+")[2]
+                    assert not (sub / ".ipynb_checkpoints").exists()
                 ts = (hub.course / "autograder" / "submitted" / CAROL / LESSON / "timestamp.txt").read_text()
                 facts["carol_timestamp"] = ts.strip()
-                # carol submitted twice: both are in the exchange, collect took the newer one
-                carols = sorted(p.name.split("+")[2] for p in
-                                (hub.exchange / "rnn-course" / "inbound").iterdir()
-                                if p.name.startswith(CAROL + "+"))
-                assert len(carols) == 2 and ts.strip() == carols[-1], \
-                    f"carol's submissions {carols}, collected {ts.strip()}"
+                # the formgrader panel inside JupyterLab (README: what the instructor sees there)
+                menu(page, "Nbgrader", "Formgrader")
+                page.wait_for_timeout(3000)
+                page.screenshot(path=str(SHOTS / "instructor-formgrader-panel.png"))
                 # the formgrader, served by the instructor's own server, in its own tab (JupyterHub
                 # >= 4.1 forbids the iframe of JupyterLab's Formgrader panel: nbgrader's docs)
                 page.goto(f"{hub.url}/user/{INSTRUCTOR}/formgrader/manage_submissions/{LESSON}")
@@ -526,14 +652,14 @@ def main(argv=None) -> int:
                 page.get_by_text(LESSON).first.wait_for(timeout=30_000)
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(SHOTS / "instructor-formgrader-assignments.png"))
-                n_collect = len(re.findall(r"Collecting submission", proc.stdout + proc.stderr))
-                return f"collected {got}; carol's newer submission of two ({ts.strip()})"
+                return (f"{INSTRUCTOR2} collected {got}, each the student's own newest; refused "
+                        f"{len(refused)} forged/oversize; carol's newer submission of two ({ts.strip()})")
 
             steps.require("instructor-collect", instructor_collect)
 
             def instructor_grade():
-                proc = hub.instructor(str(BIN / "python"), "course.py", "grade", "--lesson", LESSON,
-                                      timeout=600)
+                proc = hub.instructor(str(BIN / "python"), "autograder/course.py", "grade", "--lesson", LESSON,
+                                      timeout=600, who=INSTRUCTOR2)
                 out = proc.stdout + proc.stderr
                 (SHOTS / "grade.log").write_text(out)
                 assert "unsandboxed" not in out and "WITHOUT a sandbox" not in out, \
@@ -574,12 +700,12 @@ def main(argv=None) -> int:
             steps.run("instructor-hand-grade", hand_grade)
 
             def instructor_feedback():
-                hub.instructor(str(BIN / "python"), "course.py", "feedback", "--lesson", LESSON)
+                hub.instructor(str(BIN / "python"), "autograder/course.py", "feedback", "--lesson", LESSON)
                 hub.instructor(str(BIN / "nbgrader"), "release_feedback", LESSON, "--log-level=WARN")
                 fb = list((hub.exchange / "rnn-course" / "feedback").glob("*.html"))
                 assert len(fb) == len(STUDENTS), f"{len(fb)} feedback files in the exchange"
                 mode = oct((hub.exchange / "rnn-course" / "feedback").stat().st_mode & 0o777)
-                hub.instructor(str(BIN / "python"), "course.py", "export")
+                hub.instructor(str(BIN / "python"), "autograder/course.py", "export")
                 with open(hub.course / "autograder" / "grades.csv") as f:
                     rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)
                             if r["assignment"] == LESSON}
@@ -607,6 +733,18 @@ def main(argv=None) -> int:
                 files = sorted(home.glob(f"{LESSON}/feedback/*/{LESSON}.html"))
                 assert len(files) == 1, f"feedback files in {name}'s home: {files}"
                 rel = files[0].relative_to(home)
+                # "(view feedback)" shows the feedback's folder in the file browser; the student
+                # double-clicks the HTML there (hub/README.md)
+                page.locator("#submitted_assignments_list a", has_text="view feedback").first.click()
+                item = page.locator(".jp-DirListing-item", has_text=f"{LESSON}.html").first
+                item.wait_for(timeout=30_000)
+                if name == ALICE:
+                    page.screenshot(path=str(SHOTS / "student-view-feedback.png"))
+                item.dblclick()
+                page.locator(".lm-TabBar-tab", has_text=f"{LESSON}.html").first.wait_for(timeout=30_000)
+                page.wait_for_timeout(1500)
+                if name == ALICE:
+                    page.screenshot(path=str(SHOTS / "student-feedback-opened.png"))
                 page.goto(f"{hub.url}/user/{name}/files/{rel}")
                 header = page.locator("h4", has_text="Score:").first
                 header.wait_for(timeout=30_000)
@@ -641,6 +779,14 @@ def main(argv=None) -> int:
                 ("cat", str(hub.course / "autograder" / "gradebook.db")),     # the gradebook
                 ("ls", str(hub.course / "autograder" / "submitted" / ALICE)),
                 ("cat", str(hub.course / "solutions" / LESSON / f"{LESSON}.ipynb")),
+                # the repository the servers run from (issue 17, items 1-2)
+                ("ls", str(REPO)),
+                ("ls", str(REPO / ".git")),
+                ("ls", str(REPO / "tests")),
+                ("ls", str(REPO / "lib" / "tests")),
+                ("cat", str(REPO / "solutions" / LESSON / f"{LESSON}.ipynb")),
+                ("ls", str(REPO / "autograder")),
+                ("ls", str(REPO / "hub" / "runtime")),
             ]
             lines = []
             for cmd, path in tries:
@@ -654,6 +800,38 @@ def main(argv=None) -> int:
             return f"{len(tries)} reads refused (Permission denied), bob reads his own notebook"
 
         steps.run("filesystem-refuses", refused)
+
+        # --- everything a student can read holds no answer (issue 17, items 1-2) --------------
+        def student_reads_no_answer():
+            patterns, lib_lines = answer_patterns()
+            roots = [f"/{e}" for e in sorted(os.listdir("/")) if e not in ("proc", "sys", "dev")]
+            guessed = set()               # names a student knows (the public repository) but cannot list
+            for base in {REPO, hub.course, REPO / "lib", REPO / "hub", hub.exchange / "rnn-course"}:
+                guessed |= {str(base / e) for e in os.listdir(base)}
+            guessed |= {pwd.getpwnam(n).pw_dir for n in [*INSTRUCTORS, *STUDENTS]}
+            guessed.add(subprocess.run([sys.executable, "-c", "import sys; print(sys.base_prefix)"],
+                                       capture_output=True, text=True).stdout.strip())
+            spec = {"roots": roots + sorted(guessed), "skip": ["/proc", "/sys", "/dev"],
+                    "patterns": patterns}
+            proc = hub.as_user(BOB, str(BIN / "python"), str(Path(__file__).with_name("student_walk.py")),
+                               stdin=json.dumps(spec), timeout=900)
+            found = json.loads(proc.stdout)
+            venv = REPO / ".venv"
+            third_party = [p for p in found["hits"] if p.startswith("/usr/") or
+                           (p.startswith(f"{venv}/") and "rnnkit" not in p)]
+            leaks = {p: v for p, v in found["hits"].items() if p not in third_party}
+            leaks.update({f"git:{g}": v for g, v in found["git"].items()})
+            report = [f"{found['files']} readable files in {found['dirs']} folders as {BOB}; "
+                      f"{len(patterns)} patterns ({len(lib_lines)} answer-like lines also in rnnkit left out); "
+                      f"{len(third_party)} third-party files (Python packages, /usr) match a pattern:"]
+            report += [f"  {p}: {v[:3]}" for p, v in sorted(found["hits"].items()) if p in third_party]
+            report += ["LEAKS:"] + [f"  {p}: {v[:5]}" for p, v in sorted(leaks.items())]
+            (SHOTS / "student-walk.txt").write_text("\n".join(report) + "\n")
+            assert not leaks, f"{BOB} can read answers in {len(leaks)} place(s): " + \
+                "; ".join(f"{p} ({v[:2]})" for p, v in list(leaks.items())[:8])
+            return report[0]
+
+        steps.run("student-reads-no-answer", student_reads_no_answer)
     except RuntimeError as e:
         log(str(e))
     finally:
@@ -661,13 +839,13 @@ def main(argv=None) -> int:
         steps.run("hub-stop", hub.stop)
         if not args.keep:
             def cleanup():
-                subprocess.run([sys.executable, str(HUB / "users.py"), "remove", INSTRUCTOR, *STUDENTS],
+                subprocess.run([sys.executable, str(HUB / "users.py"), "remove", *INSTRUCTORS, *STUDENTS],
                                check=True, stdout=subprocess.DEVNULL)
                 shutil.rmtree(tmp, ignore_errors=True)
                 return "users, homes and the test folder removed"
             steps.run("cleanup", cleanup)
         else:
-            log(f"kept: {tmp}, users {INSTRUCTOR} {' '.join(STUDENTS)} (passwords in {tmp}/passwords.tsv)")
+            log(f"kept: {tmp}, users {' '.join(INSTRUCTORS + STUDENTS)} (passwords in {tmp}/passwords.tsv)")
 
     (SHOTS / "facts.json").write_text(json.dumps(facts, indent=1, default=str) + "\n")
     print("\nhub check:")

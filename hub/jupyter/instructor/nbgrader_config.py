@@ -1,12 +1,23 @@
 """nbgrader for an instructor's server on the course's JupyterHub.
 
 JUPYTER_CONFIG_PATH is this folder, then the course's autograder/ (whose nbgrader_config.py
-holds the course id "rnn-course", the course root and the grading setup). This file adds only
-the exchange, so that release_assignment, collect and release_feedback (command line or
-formgrader) use the hub's shared exchange.
+holds the course id "rnn-course", the course root and the grading setup). This file adds:
+
+* the exchange, so that release_assignment, collect and release_feedback (command line or
+  formgrader) use the hub's shared exchange;
+* ``groupshared``: the instructors share the course and the exchange's course folders through
+  the group rnn-instructors (hub/setup_hub.sh makes them), so a second instructor collects,
+  grades and returns what the first released;
+* collect refuses every inbound submission that is not the named student's own
+  (rnn_collect.py: owner, timestamp, size), instead of nbgrader's warning.
 """
 import os
+import sys
 
 c = get_config()  # noqa: F821
 
 c.Exchange.root = os.environ.get("RNNCOURSE_EXCHANGE") or "/srv/nbgrader/exchange"
+c.CourseDirectory.groupshared = True
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+c.ExchangeFactory.collect = "rnn_collect.GuardedCollect"
