@@ -15,6 +15,11 @@ kernel, ``disconnect`` after the last cell). Each test cell runs in a fresh name
 :class:`rnnkit.testing.remote.Remote` for the learner's object in the kernel. The cell's
 imports (numpy, torch, rnnkit) are this process's own: the learner's code cannot reach them,
 and the cell's source, its expected values and its frames never exist in the kernel.
+
+The hidden tests of a cell (between nbgrader's ``### BEGIN HIDDEN TESTS`` and
+``### END HIDDEN TESTS``) run inside :func:`rnnkit.checks.hidden_cases`, so their failure
+messages, which reach the learner's feedback, say which output is off, where and by about how
+much, but show no reference value (see :func:`split_hidden`).
 """
 
 from __future__ import annotations
@@ -44,17 +49,52 @@ def _message(err: BaseException) -> str:
     return text
 
 
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+
+
+def split_hidden(source: str) -> list[tuple[object, bool]]:
+    """The cell compiled in parts, each with whether it is hidden tests: ``[(code, hidden)]``.
+
+    The parts are cut at the lines ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``
+    (nbgrader's markers, which the autograded notebook's test cells hold) and run one after
+    the other in the cell's namespace; each keeps its line numbers. When the parts do not
+    compile on their own (a marker inside an indented block) or no marker line is found, the
+    whole cell counts as hidden: its messages then show no reference value anywhere.
+    """
+    whole = compile(source, "<test cell>", "exec")      # a SyntaxError is the cell's own
+    if BEGIN_HIDDEN not in source:
+        return [(whole, False)]
+    lines = source.splitlines(keepends=True)
+    texts, start, hidden = [], 0, False
+    for i, line in enumerate(lines):
+        if line.strip().startswith(END_HIDDEN if hidden else BEGIN_HIDDEN):
+            texts.append(("\n" * start + "".join(lines[start:i]), hidden))
+            start, hidden = i + 1, not hidden
+    texts.append(("\n" * start + "".join(lines[start:]), hidden))
+    if not any(hid for _, hid in texts):
+        return [(whole, True)]
+    try:
+        return [(compile(text, "<test cell>", "exec"), hid) for text, hid in texts
+                if text.strip()]
+    except SyntaxError:
+        return [(whole, True)]
+
+
 def run_cell(channel, source: str) -> dict:
+    from rnnkit import checks
     from rnnkit.testing import remote
     out = _Capped()
     result = {"status": "ok"}
     try:
-        code = compile(source, "<test cell>", "exec")
+        parts = split_hidden(source)
         ns = remote.namespace(channel, source)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            exec(code, ns)
+            for code, hidden in parts:
+                with checks.hidden_cases() if hidden else contextlib.nullcontext():
+                    exec(code, ns)
     except remote.KernelTimeout as err:
         result = {"status": "error", "ename": "CellTimeoutError", "evalue": str(err),
                   "timeout": True}

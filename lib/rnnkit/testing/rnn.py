@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnkit.checks import check_close, check_returns, check_scalar, check_shape
+from rnnkit.checks import check_close, check_returns, check_scalar, check_shape, reference
 from rnnkit.testing.ops import element, is_remote, kept, kept_call, repeated_call, to_numpy
 from rnnkit.torch_bridge import cell_from_numpy, layer_from_numpy, random_weights
 
@@ -741,7 +741,7 @@ def sample_next(sample_next, logits, temperature, n, seed, tol=0.02, argmax=Fals
         if share < 0.99:
             raise AssertionError(
                 f"At temperature {temperature:g}, sample_next should almost always return the "
-                f"argmax ({top}), but returned it in {share:.0%} of {n} draws.\n  Hint: divide "
+                f"argmax ({reference(top)}), but returned it in {share:.0%} of {n} draws.\n  Hint: divide "
                 f"the logits BY the temperature, and subtract the maximum before np.exp so "
                 f"nothing overflows.")
     else:
