@@ -62,6 +62,7 @@ def test_correct_answers_pass():
     tests.check_hidden_size_for_budget(hidden_size_for_budget, tests.budget_cases(9, seed=3))
     tests.check_time_forward_backward(time_forward_backward, tests.TIMINGS)
     tests.check_time_forward_backward(time_forward_backward, tests.timing_cases(10, seed=4))
+    tests.check_time_forward_backward(time_forward_backward, tests.WORK + [tests.work_case(9)])
 
 
 def test_random_cases_are_seeded_and_varied():
@@ -154,3 +155,44 @@ def test_numbers_may_come_back_as_numpy_scalars_or_one_element_arrays():
     tests.check_num_parameters(lambda *a, **k: np.int64(num_parameters(*a, **k)), tests.SINGLE_LAYER)
     with pytest.raises(AssertionError, match="one number"):
         tests.check_num_parameters(lambda *a, **k: [1, 2], tests.SINGLE_LAYER)
+
+
+def made_up_timing(module, x, repeats=10, warmup=2):
+    """Never calls the module: durations drawn around a plausible value, consistent stats."""
+    rng = np.random.default_rng(0)
+    times = list(0.01 * (1 + 0.1 * rng.random(repeats)))
+    return {"times": times, "warmup_times": [0.02] * warmup, "median": float(np.median(times)),
+            "iqr": float(np.percentile(times, 75) - np.percentile(times, 25)),
+            "min": min(times), "threads": 1}
+
+
+def test_timing_that_never_runs_the_module_fails():
+    with pytest.raises(AssertionError, match="took|add up"):
+        tests.check_time_forward_backward(made_up_timing, tests.WORK)
+
+
+def test_timing_that_reports_tiny_durations_without_running_fails():
+    def tiny(module, x, repeats=10, warmup=2):
+        r = made_up_timing(module, x, repeats, warmup)
+        r["times"] = [t * 1e-4 for t in r["times"]]
+        r["warmup_times"] = [t * 1e-4 for t in r["warmup_times"]]
+        r["median"], r["min"] = float(np.median(r["times"])), min(r["times"])
+        r["iqr"] = float(np.percentile(r["times"], 75) - np.percentile(r["times"], 25))
+        return r
+
+    with pytest.raises(AssertionError, match="cannot have run"):
+        tests.check_time_forward_backward(tiny, tests.WORK)
+
+
+def test_durations_longer_than_the_call_fail():
+    def milliseconds(module, x, repeats=10, warmup=2):
+        r = time_forward_backward(module, x, repeats, warmup)
+        for key in ("times", "warmup_times"):
+            r[key] = [1e3 * t for t in r[key]]
+        r["median"], r["min"] = float(np.median(r["times"])), min(r["times"])
+        r["iqr"] = float(np.percentile(r["times"], 75) - np.percentile(r["times"], 25))
+        return r
+
+    with pytest.raises(AssertionError, match="add up"):
+        tests.check_time_forward_backward(milliseconds, tests.WORK)
+

@@ -11,7 +11,9 @@ Building the torch module inside ``num_parameters`` and summing ``numel()`` is f
 exercise's text but gives the right numbers, and the tests cannot tell it from a formula: it is
 listed as a correct variant (it keeps every point) so that nobody mistakes it for a gap in the
 tests. Timing variants that time only the forward pass, or that never reset the gradients, are not
-listed: the tests, which never compare durations, cannot see them (the exercise's text asks for both).
+listed: the tests compare durations only with wide margins (the machine may be busy) and cannot see
+them reliably (the exercise's text asks for both). A harness that never runs the module and makes
+its durations up is listed: the wall time of its call, measured by the grader, gives it away.
 
 GRADED (at the end) picks the variants make test grades; the others stay in RESERVE.
 """
@@ -223,6 +225,14 @@ _tfb("one measurement: total time divided by repeats", body='''
             "min": mean, "threads": torch.get_num_threads()}
 ''')
 _tfb("assumes the module returns a tuple", unpack="out, _ = out")
+_add("time_forward_backward", "made-up durations, the module never called", False, '''
+def time_forward_backward(module, x, repeats=10, warmup=2):
+    rng = np.random.default_rng(0)
+    times = [float(t) for t in 0.01 * (1.0 + 0.1 * rng.random(repeats))]
+    q25, q75 = np.percentile(times, [25, 75])
+    return {"times": times, "warmup_times": [0.02] * warmup, "median": float(np.median(times)),
+            "iqr": float(q75 - q25), "min": min(times), "threads": torch.get_num_threads()}
+''')
 _add("time_forward_backward", "perf_counter_ns and the statistics module", True, '''
 def time_forward_backward(module, x, repeats=10, warmup=2):
     import statistics
@@ -295,6 +305,7 @@ GRADED = {
         "mean reported as the median",
         "one measurement: total time divided by repeats",
         "assumes the module returns a tuple",
+        "made-up durations, the module never called",
         "perf_counter_ns and the statistics module",
         "numpy arrays of durations, quantiles by np.quantile",
     ],

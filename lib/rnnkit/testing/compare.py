@@ -10,8 +10,16 @@ torch (rules 1-6 of :mod:`rnnkit.testing`):
 * budgets: the same counts, so :func:`check_hidden_size_for_budget` never relies on the
   learner's ``num_parameters``;
 * timing: the learner's harness is called with built-in ``torch.nn`` modules and tensors only,
-  and its answer is checked for structure and consistency (never for a duration, which a
-  loaded machine could change).
+  and its answer is checked for structure and consistency. Whether the work was done is decided
+  from what the grader observes itself: the wall time of the call, measured around it here,
+  must hold the durations the harness reports, and must be at least a fraction
+  (:data:`WORK_FRACTION`) of ``repeats`` times the fastest forward+backward pass of the same
+  module on the same input that the grader times in its own process. The margin is wide (a
+  loaded machine only makes the learner's call longer), so no correct harness fails; a harness
+  that returns made-up durations without running the passes finishes in a few milliseconds and
+  fails on :data:`WORK` (a case large enough that its passes outlast the channel's overhead).
+  What cannot be seen from outside: a harness that waits (``time.sleep``) as long as the passes
+  would take instead of running them.
 
 Typical test cell::
 
@@ -24,7 +32,10 @@ Typical test cell::
 
 from __future__ import annotations
 
+import copy
 import math
+import os
+import time
 
 import numpy as np
 import torch
@@ -32,8 +43,9 @@ from torch import nn
 
 from rnnkit.testing.ops import to_numpy
 
-__all__ = ["SINGLE_LAYER", "STACKED", "BUDGETS", "TIMINGS", "torch_count", "random_configs",
-           "budget_cases", "timing_cases", "check_num_parameters",
+__all__ = ["SINGLE_LAYER", "STACKED", "BUDGETS", "TIMINGS", "WORK", "WORK_FRACTION",
+           "torch_count", "random_configs", "budget_cases", "timing_cases", "work_case",
+           "reference_pass_time", "check_num_parameters",
            "check_hidden_size_for_budget", "check_time_forward_backward"]
 
 _LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -167,6 +179,24 @@ TIMINGS = _timings()
 """Visible cases of the timing test: an LSTM (returns a tuple) and a Linear (returns a tensor)."""
 
 
+def work_case(seed: int) -> dict:
+    """A timing problem whose passes take long enough (a GRU over about 120 steps, roughly
+    10 ms a pass on one thread) that ``repeats`` of them outlast the channel's overhead many
+    times: a harness that does not run them is seen by the wall time of its call."""
+    rng = np.random.default_rng(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(int(rng.integers(1 << 30)))
+        D, H = int(rng.integers(3, 6)), int(rng.integers(14, 19))
+        T = int(rng.integers(110, 131))
+        module = nn.GRU(D, H, batch_first=True)
+    return _timing_case(module, (8, T, D), repeats=5, warmup=1, seed=int(rng.integers(1 << 30)))
+
+
+WORK = [work_case(0)]
+"""Visible case of the timing test that the wall time of the call can check (see the module's
+docstring)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # checks
 # ---------------------------------------------------------------------------------------------
@@ -268,14 +298,21 @@ def check_time_forward_backward(time_forward_backward, cases) -> None:
     It must hold ``times`` (``repeats`` positive durations in seconds), ``warmup_times``
     (``warmup`` of them), ``median`` (the median of ``times``), ``iqr`` (their interquartile
     range, by any of numpy's percentile methods), ``min`` (their minimum) and ``threads`` (a
-    positive int); two timed repeats are never exactly equal (each is timed on its own). Never
-    compares a duration with another: the machine may be loaded.
+    positive int); two timed repeats are never exactly equal (each is timed on its own).
+    The work must have been done: the reported durations fit inside the wall time of the call
+    (measured here, around it), and that wall time is at least :data:`WORK_FRACTION` x
+    ``repeats`` x the fastest pass this process times on a copy of the module (with the
+    reported number of threads). A loaded machine only lengthens the call, so no correct
+    harness fails; no duration is compared with a fixed number.
     """
     for case in cases:
         module, x, repeats, warmup = case["module"], case["x"], case["repeats"], case["warmup"]
         where = (f"time_forward_backward({type(module).__name__}, x of shape {tuple(x.shape)}, "
                  f"repeats={repeats}, warmup={warmup})")
+        before = reference_pass_time(module, x)
+        start = time.perf_counter()
         result = time_forward_backward(module, x, repeats=repeats, warmup=warmup)
+        wall = time.perf_counter() - start
         if not isinstance(result, dict):
             raise AssertionError(f"{where} returned a {type(result).__name__}; it should return "
                                  f"a dict with the keys {list(_KEYS)}.")
@@ -284,7 +321,7 @@ def check_time_forward_backward(time_forward_backward, cases) -> None:
             raise AssertionError(f"{where}: the result has no {missing}; expected the keys "
                                  f"{list(_KEYS)}.")
         times = _durations(where, "times", result["times"], repeats)
-        _durations(where, "warmup_times", result["warmup_times"], warmup)
+        warmup_times = _durations(where, "warmup_times", result["warmup_times"], warmup)
         for key, expected, what in (("median", np.median(times), "np.median(times)"),
                                     ("min", times.min(), "min(times)")):
             got = float(_as_number(where, key, result[key]))
@@ -311,6 +348,61 @@ def check_time_forward_backward(time_forward_backward, cases) -> None:
         if float(threads) != round(float(threads)) or float(threads) < 1:
             raise AssertionError(f"{where}: result['threads'] = {threads!r}; report "
                                  f"torch.get_num_threads(), a positive int.")
+        _check_work(where, module, x, repeats, times, warmup_times, wall, before,
+                    min(int(threads), os.cpu_count() or 1))
+
+
+WORK_FRACTION = 0.3
+"""The call must last at least this fraction of ``repeats`` x the grader's fastest pass."""
+
+
+def _one_pass(module: nn.Module, x: torch.Tensor) -> float:
+    for p in module.parameters():
+        p.grad = None
+    start = time.perf_counter()
+    out = module(x)
+    out = out[0] if isinstance(out, tuple) else out
+    out.sum().backward()
+    return time.perf_counter() - start
+
+
+def reference_pass_time(module: nn.Module, x: torch.Tensor, passes: int = 3,
+                        threads: int | None = None) -> float:
+    """The fastest of ``passes`` forward+backward passes (after one untimed pass) of a copy of
+    ``module`` on ``x``, timed in this process with ``threads`` torch threads (the current
+    number when None; restored afterwards)."""
+    module = copy.deepcopy(module)
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        _one_pass(module, x)
+        return min(_one_pass(module, x) for _ in range(passes))
+    finally:
+        torch.set_num_threads(old)
+
+
+def _check_work(where, module, x, repeats, times, warmup_times, wall, before, threads):
+    """The work check (see the module's docstring). ``wall``: the call's duration measured
+    around it; ``before``: the grader's fastest pass measured just before the call."""
+    reported = float(times.sum() + warmup_times.sum())
+    if reported > wall * 1.05 + 2e-3:
+        raise AssertionError(
+            f"{where}: the durations it reports add up to {reported:.4g} s, but the whole call "
+            f"took {wall:.4g} s (measured by the test around it).\n  Hint: report the "
+            f"durations of the passes you run, in seconds, each from time.perf_counter() "
+            f"just before the pass to just after it.")
+    fastest = min(before, reference_pass_time(module, x, threads=threads))
+    if wall >= WORK_FRACTION * repeats * fastest:
+        return
+    fastest = min(fastest, reference_pass_time(module, x, passes=10, threads=threads))
+    if wall < WORK_FRACTION * repeats * fastest:
+        raise AssertionError(
+            f"{where}: the call took {wall * 1e3:.3g} ms in all, but one forward+backward "
+            f"pass of this module on this input takes at least {fastest * 1e3:.3g} ms here "
+            f"(timed by the test), so {repeats} timed passes cannot have run.\n  Hint: each "
+            f"pass calls module(x) and .backward() on the sum of its output; time the passes "
+            f"you run, do not make durations up.")
 
 
 def _as_number(where: str, key: str, value):
