@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnnkit.series import windows
+from rnnkit.series import variable_length_task, windows
 from rnnkit.testing import practice as tests
 
 # ---------------------------------------------------------------------------------------------
@@ -416,3 +416,75 @@ def test_train_forecaster_fails_the_naive_forecast_and_a_wrong_shape():
     for model in (Naive(), Column()):
         with pytest.raises(AssertionError):
             tests.train_forecaster(lambda s, w, seed, m=model: m, seed=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# a trained model is judged by its weights in the documented architecture, not by its forward
+# ---------------------------------------------------------------------------------------------
+
+class SumRule(nn.Module):
+    """A hand-written rule, never trained: logits [-sum, sum]."""
+
+    def forward(self, x, lengths):
+        s = x.sum(dim=(1, 2))
+        return torch.stack([-s, s], dim=1)
+
+
+class SumRuleWithWeights(SequenceClassifier):
+    """A SequenceClassifier left untrained whose forward is the hand-written rule."""
+
+    def forward(self, x, lengths):
+        return SumRule()(x, lengths)
+
+
+class NextWindow(nn.Module):
+    """Answers each window with the last value of the NEXT window of the batch (the truth)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = _Forecaster()
+
+    def forward(self, x):
+        last = x[:, -1, 0]
+        return torch.cat([last[1:], last[-1:]])
+
+
+@pytest.mark.parametrize("cheat", [SumRule, SumRuleWithWeights], ids=["rule", "rule in a classifier"])
+def test_train_classifier_fails_a_hand_written_rule(cheat):
+    torch.manual_seed(0)
+    model = cheat() if cheat is SumRule else cheat(1, 16, 2)
+    x, lengths, y = (torch.as_tensor(a) for a in variable_length_task(500, rule="sum", seed=1))
+    assert float((model(x, lengths).argmax(1) == y).float().mean()) == 1.0   # it would score
+    with pytest.raises(AssertionError):
+        tests.train_classifier(lambda *a, m=model: m, seed=0)
+
+
+def test_train_forecaster_fails_the_next_window_cheat():
+    model = NextWindow()
+    with pytest.raises(AssertionError, match="not a Forecaster|MSE"):
+        tests.train_forecaster(lambda s, w, seed, m=model: m, seed=0)
+
+
+def test_classifier_from_state_reads_kind_size_and_directions():
+    torch.manual_seed(0)
+    model = SequenceClassifier(3, 5, 4, "lstm", bidirectional=True).double()
+    sd = tests.fetch_state(model, "test", "")
+    rnn, head = tests.classifier_from_state(sd, 3, 4, "test")
+    assert isinstance(rnn, nn.LSTM) and rnn.bidirectional and rnn.hidden_size == 5
+    x = torch.randn(4, 6, 3, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 5, 1])
+    expected = model(x, lengths).detach().numpy()
+    got = head(torch.as_tensor(tests.reference_final_states(rnn, x.numpy(), lengths.numpy())))
+    assert np.allclose(got.detach().numpy(), expected, atol=1e-10)
+    sd.pop("head.bias")
+    with pytest.raises(AssertionError, match="missing keys"):
+        tests.classifier_from_state(sd, 3, 4, "test")
+
+
+def test_forecaster_reference_matches_the_forecaster():
+    torch.manual_seed(0)
+    model = _Forecaster(7).double()
+    rnn, head = tests.forecaster_from_state(tests.fetch_state(model, "test", ""), "test")
+    x = torch.randn(5, 12, 1, dtype=torch.float64)
+    assert np.allclose(tests.reference_forecasts(rnn, head, x), model(x).detach().numpy(),
+                       atol=1e-10)

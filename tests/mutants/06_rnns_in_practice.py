@@ -401,6 +401,22 @@ def train_classifier(x, lengths, y, seed):
         opt.step()
     return SequenceClassifier(x.shape[2], 16, 2, "gru").eval()
 ''')
+_add("train_classifier", "hand-written rule [-sum, sum], never trained", False, '''
+def train_classifier(x, lengths, y, seed):
+    class SumRule(nn.Module):
+        def forward(self, x, lengths):
+            total = x.sum(dim=(1, 2))
+            return torch.stack([-total, total], dim=1)
+    return SumRule().eval()
+''')
+_add("train_classifier", "untrained SequenceClassifier whose forward is the sum rule", False, '''
+def train_classifier(x, lengths, y, seed):
+    class Rule(SequenceClassifier):
+        def forward(self, x, lengths):
+            total = x.sum(dim=(1, 2))
+            return torch.stack([-total, total], dim=1)
+    return Rule(x.shape[2], 16, 2, "gru").eval()
+''')
 _add("train_classifier", "bidirectional LSTM, shuffled epochs", True, '''
 def train_classifier(x, lengths, y, seed):
     torch.manual_seed(seed)
@@ -458,6 +474,22 @@ def train_forecaster(series, window, seed):
         def forward(self, x):
             return x[:, -1, 0]
     return Naive().eval()
+''')
+_add("train_forecaster", "answers each window with the last value of the next window", False, '''
+def train_forecaster(series, window, seed):
+    class NextWindow(nn.Module):
+        def forward(self, x):
+            last = x[:, -1, 0]
+            return torch.cat([last[1:], last[-1:]])
+    return NextWindow().eval()
+''')
+_add("train_forecaster", "next-window answer inside an untrained Forecaster", False, '''
+def train_forecaster(series, window, seed):
+    class Peek(Forecaster):
+        def forward(self, x):
+            last = x[:, -1, 0]
+            return torch.cat([last[1:], last[-1:]])
+    return Peek(32).eval()
 ''')
 _add("train_forecaster", "own LSTM on unfolded windows, mini-batches", True, '''
 def train_forecaster(series, window, seed):
@@ -538,11 +570,15 @@ GRADED = {
         "five steps only",
         "learning rate 1e-6",
         "returns a fresh model, trains another",
+        "hand-written rule [-sum, sum], never trained",
+        "untrained SequenceClassifier whose forward is the sum rule",
         "bidirectional LSTM, shuffled epochs",
         "full-batch steps with a step schedule",
     ],
     "train_forecaster": [
         "window shifted by one: predicts the value two steps ahead",
+        "answers each window with the last value of the next window",
+        "next-window answer inside an untrained Forecaster",
         "own LSTM on unfolded windows, mini-batches",
     ],
 }

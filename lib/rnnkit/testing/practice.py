@@ -21,9 +21,16 @@ Conventions of the exercises:
 * ``SequenceClassifier(input_size, hidden_size, num_classes, kind="gru", bidirectional=False)``,
   submodules ``rnn`` and ``head``; ``model(x (N, T, D), lengths (N,)) -> logits (N, C)``;
   ``train_classifier(x, lengths, y, seed) -> a trained SequenceClassifier``.
-* ``train_forecaster(series, window, seed) -> model``: ``series`` the standardised yearly
-  sunspot numbers of the training years, a ``(L,)`` float32 tensor; the model maps windows
-  ``(N, window, 1)`` of standardised values to the next value ``(N,)``.
+* ``train_forecaster(series, window, seed) -> a trained Forecaster``: ``series`` the standardised
+  yearly sunspot numbers of the training years, a ``(L,)`` float32 tensor; ``Forecaster(H)`` (given
+  in the lesson) holds ``rnn = nn.GRU(1, H, batch_first=True)`` (an ``nn.LSTM`` is accepted too) and
+  ``head = nn.Linear(H, 1)`` and maps windows ``(N, window, 1)`` to ``x[:, -1, 0] + head(out[:, -1])[:, 0]``, ``(N,)``.
+
+A trained model is judged by its weights, never by its own forward: the harness fetches its
+``state_dict`` as values, loads it into the documented architecture built here
+(:func:`classifier_from_state`, :func:`forecaster_from_state`) and evaluates that on held-out
+data with torch's own modules (each window of a forecast on its own), so no row of a batch
+can see another.
 """
 
 from __future__ import annotations
@@ -44,8 +51,9 @@ __all__ = [
     "random_configs", "reference_shapes", "output_shapes", "random_final_cases",
     "padded_run", "reference_final_states", "final_states", "reference_masked_ce",
     "masked_cross_entropy", "reference_lm", "char_lm", "sample_distribution", "sample_state",
-    "reference_classifier", "classifier", "train_classifier", "counting_lstm_state",
-    "sunspot_split", "train_forecaster",
+    "reference_classifier", "classifier", "fetch_state", "classifier_from_state",
+    "train_classifier", "counting_lstm_state", "sunspot_split", "forecaster_from_state",
+    "reference_forecasts", "train_forecaster",
 ]
 
 _LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -486,29 +494,117 @@ def classifier(SequenceClassifier, kind: str, bidirectional: bool, N: int, T: in
                 **TOL64)
 
 
+def fetch_state(model, who: str, hint: str) -> dict:
+    """``model.state_dict()`` as ``{key: float64 array}``, fetched as values (the model's own
+    forward is never called)."""
+    if model is None:
+        raise AssertionError(f"{who} returned None.\n  Hint: {hint}")
+    try:
+        sd = model.state_dict()
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        raise AssertionError(f"the model {who} returned has no usable state_dict() "
+                             f"({type(exc).__name__}: {str(exc)[:200]}).\n  Hint: {hint}") from None
+    if not isinstance(sd, dict):
+        raise AssertionError(f"the model {who} returned gives a {type(sd).__name__} from "
+                             f"state_dict(), not a dict of tensors.\n  Hint: {hint}")
+    out = {}
+    for key, value in sd.items():
+        try:
+            out[str(key)] = np.asarray(to_numpy(value), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise AssertionError(f"state_dict()[{key!r}] of the model {who} returned is not a "
+                                 f"tensor.\n  Hint: {hint}") from None
+    return out
+
+
+def _load_reference(sd: dict, modules: dict, who: str, what: str) -> None:
+    """Load ``sd`` (``{"rnn.weight_ih_l0": array, ...}``) into the reference ``modules``
+    (``{"rnn": module, "head": module}``), refusing any other key or shape."""
+    expected = {f"{prefix}.{k}": tuple(v.shape) for prefix, m in modules.items()
+                for k, v in m.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in sd.items()}
+    if got != expected:
+        extra = sorted(set(got) - set(expected))
+        missing = sorted(set(expected) - set(got))
+        shapes = [f"{k} {got[k]} (expected {expected[k]})" for k in sorted(set(got) & set(expected))
+                  if got[k] != expected[k]]
+        detail = "; ".join(part for part in (
+            f"unexpected keys {extra[:6]}" if extra else "",
+            f"missing keys {missing[:6]}" if missing else "",
+            f"wrong shapes {', '.join(shapes[:4])}" if shapes else "") if part)
+        raise AssertionError(
+            f"the model {who} returned is not {what}: its state_dict does not match ({detail}). "
+            f"The tests rebuild the model from its weights, so it must be exactly that "
+            f"architecture.\n  Hint: return the {what.split('(')[0].split()[-1]} you trained, "
+            f"with the submodules rnn and head as documented.")
+    with torch.no_grad():
+        for prefix, m in modules.items():
+            m.load_state_dict({k[len(prefix) + 1:]: torch.as_tensor(v, dtype=torch.float64)
+                               for k, v in sd.items() if k.startswith(prefix + ".")})
+
+
+def classifier_from_state(sd: dict, input_size: int, num_classes: int, who: str):
+    """The reference ``(rnn, head)`` of a ``SequenceClassifier`` (float64) with the weights of
+    ``sd``. The kind (GRU: 3 gate blocks, LSTM: 4), the hidden size and the directions are read
+    from the shapes and keys: ``rnn.weight_hh_l0`` is ``(G * H, H)``; a second direction adds
+    the ``..._reverse`` keys."""
+    w_hh = sd.get("rnn.weight_hh_l0")
+    kinds = {3: "gru", 4: "lstm"}
+    H = int(w_hh.shape[1]) if w_hh is not None and w_hh.ndim == 2 and w_hh.shape[1] > 0 else 0
+    G = int(w_hh.shape[0]) // H if H and w_hh.shape[0] % H == 0 else 0
+    what = (f"a SequenceClassifier({input_size}, hidden_size, {num_classes}, kind='gru' or "
+            f"'lstm', bidirectional)")
+    if G not in kinds:
+        raise AssertionError(
+            f"the model {who} returned is not {what}: its state_dict has "
+            f"{'no rnn.weight_hh_l0' if w_hh is None else 'rnn.weight_hh_l0 of shape ' + str(w_hh.shape)}"
+            f" (keys {sorted(sd)[:8]}), expected the (3H, H) of a GRU or the (4H, H) of an LSTM."
+            f"\n  Hint: return the SequenceClassifier you trained; the tests rebuild it from its "
+            f"weights and never call its forward.")
+    bidirectional = "rnn.weight_hh_l0_reverse" in sd
+    rnn = _LAYERS[kinds[G]](input_size, H, batch_first=True, bidirectional=bidirectional).double()
+    head = nn.Linear((2 if bidirectional else 1) * H, num_classes).double()
+    _load_reference(sd, {"rnn": rnn, "head": head}, who, what)
+    return rnn, head
+
+
 def train_classifier(train_fn, seed: int, n_train: int = 2000, n_test: int = 500,
                      threshold: float = 0.85) -> float:
     """Call ``train_classifier(x, lengths, y, seed)`` on a generated task (label: is the sum of
     the sequence positive; lengths 5 to 30; padding zeros) and evaluate the model it returns on
-    a held-out set built here: its accuracy must reach ``threshold``. Returns the accuracy."""
+    a held-out set built here: its accuracy must reach ``threshold``. Returns the accuracy.
+
+    The model is judged by its weights: its ``state_dict`` is loaded into a reference
+    ``SequenceClassifier`` built here (see :func:`classifier_from_state`), which reads the
+    held-out sequences packed, each over its true length (torch's module keeps the rows of a
+    batch apart; the learner's forward never runs)."""
     x, lengths, y = variable_length_task(n_train, rule="sum", seed=seed)
     xt, lt, yt = variable_length_task(n_test, rule="sum", seed=seed + 7919)
     model = train_fn(torch.as_tensor(x), torch.as_tensor(lengths), torch.as_tensor(y), int(seed))
-    if model is None:
-        raise AssertionError("train_classifier returned None.\n  Hint: return the trained "
-                             "SequenceClassifier.")
-    model.eval()
-    logits = model(torch.as_tensor(xt), torch.as_tensor(lt))
-    logits = check_shape("logits of the model train_classifier returned", logits, (n_test, 2),
-                         hint="the classifier has 2 classes: logits (N, 2).")
+    sd = fetch_state(model, "train_classifier", "return the trained SequenceClassifier.")
+    rnn, head = classifier_from_state(sd, x.shape[2], 2, "train_classifier")
+    packed = pack_padded_sequence(_t(xt), torch.as_tensor(lt), batch_first=True,
+                                  enforce_sorted=False)
+    with torch.no_grad():       # torch's own module: the rows of a packed batch never mix
+        _, state = rnn(packed)
+        h_n = state[0] if isinstance(state, tuple) else state
+        final = torch.cat([h_n[-2], h_n[-1]], dim=1) if rnn.bidirectional else h_n[-1]
+        logits = head(final).numpy()
+    if not np.all(np.isfinite(logits)):
+        raise AssertionError("the weights of the model train_classifier returned give NaN or "
+                             "infinite logits.\n  Hint: clip the gradients and use a moderate "
+                             "learning rate (about 1e-2).")
     acc = float(np.mean(logits.argmax(axis=1) == yt))
     if not acc >= threshold:
         raise AssertionError(
             f"the model that train_classifier returned classifies {acc:.1%} of {n_test} "
-            f"held-out sequences correctly; at least {threshold:.0%} is expected.\n  Hint: "
-            f"train with Adam (lr about 1e-2) on mini-batches of the whole set for a few "
-            f"hundred steps, with cross-entropy on the logits, and return the model (in eval "
-            f"mode).")
+            f"held-out sequences correctly (a SequenceClassifier built by the tests with its "
+            f"weights); at least {threshold:.0%} is expected."
+            f"\n  Hint: train with Adam (lr about 1e-2) on mini-batches of the whole set for a "
+            f"few hundred steps, with cross-entropy on the logits, and return the model (in "
+            f"eval mode).")
     return acc
 
 
@@ -534,26 +630,46 @@ def sunspot_split(window: int, n_test: int = 40):
     return z[:split].copy(), x[-n_test:], y[-n_test:]
 
 
+def forecaster_from_state(sd: dict, who: str):
+    """The reference ``(rnn, head)`` of a ``Forecaster(H)`` (float64) with the weights of
+    ``sd``: ``rnn = nn.GRU(1, H, batch_first=True)`` (or an ``nn.LSTM``, told by its 4 gate
+    blocks), ``head = nn.Linear(H, 1)``; ``H`` is read from ``rnn.weight_hh_l0`` ``(G * H, H)``."""
+    w_hh = sd.get("rnn.weight_hh_l0")
+    H = int(w_hh.shape[1]) if w_hh is not None and w_hh.ndim == 2 and w_hh.shape[1] > 0 else 1
+    layer = nn.LSTM if w_hh is not None and w_hh.ndim == 2 and w_hh.shape[0] == 4 * H else nn.GRU
+    rnn = layer(1, H, batch_first=True).double()
+    head = nn.Linear(H, 1).double()
+    _load_reference(sd, {"rnn": rnn, "head": head}, who, "a Forecaster(hidden_size)")
+    return rnn, head
+
+
+def reference_forecasts(rnn, head, x) -> np.ndarray:
+    """``Forecaster.forward`` with these modules, on each window of ``x (N, window, 1)`` ALONE:
+    the last value of the window plus ``head`` of the GRU's output at its last step."""
+    x = _t(x)
+    preds = []
+    with torch.no_grad():
+        for n in range(x.shape[0]):
+            out, _ = rnn(x[n:n + 1])
+            preds.append(float(x[n, -1, 0] + head(out[:, -1])[0, 0]))
+    return np.asarray(preds)
+
+
 def train_forecaster(train_fn, seed: int, window: int = 12, n_test: int = 40,
                      ratio: float = 0.8) -> tuple[float, float]:
     """Call ``train_forecaster(series, window, seed)`` on the training years of the sunspot
     series and evaluate the model it returns one step ahead on the last ``n_test`` years: its
     mean squared error must be at most ``ratio`` times that of the naive forecast ("the next
-    value is the last one"). Returns ``(mse_model, mse_naive)`` in standardised units."""
+    value is the last one"). Returns ``(mse_model, mse_naive)`` in standardised units.
+
+    The model is judged by its weights: its ``state_dict`` is loaded into a reference
+    ``Forecaster`` built here (:func:`forecaster_from_state`), which forecasts each held-out
+    window on its own (:func:`reference_forecasts`)."""
     train, x_test, y_test = sunspot_split(window, n_test)
     model = train_fn(torch.as_tensor(train), int(window), int(seed))
-    if model is None:
-        raise AssertionError("train_forecaster returned None.\n  Hint: return the trained "
-                             "model (in eval mode).")
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.as_tensor(x_test))
-    hint = ("the model maps windows (N, window, 1) to one forecast per window, (N,): take the "
-            "last step of a unidirectional GRU or LSTM and a Linear head, and drop the last "
-            "axis ([:, 0]).")
-    pred = check_shape(f"forecasts of the model train_forecaster returned (window={window})",
-                       pred, (n_test,), hint=hint)
-    pred = np.asarray(pred, dtype=np.float64)
+    sd = fetch_state(model, "train_forecaster", "return the trained Forecaster (in eval mode).")
+    rnn, head = forecaster_from_state(sd, "train_forecaster")
+    pred = reference_forecasts(rnn, head, x_test)
     if not np.all(np.isfinite(pred)):
         raise AssertionError("the model's forecasts contain NaN or infinity.\n  Hint: clip the "
                              "gradients and use a moderate learning rate (about 1e-2).")
@@ -562,10 +678,10 @@ def train_forecaster(train_fn, seed: int, window: int = 12, n_test: int = 40,
     if not mse_model <= ratio * mse_naive:
         raise AssertionError(
             f"on the last {n_test} years (window={window}, seed={seed}) the model's one-step-"
-            f"ahead MSE is {mse_model:.4f}; the naive forecast (the last value of each window) "
-            f"has {mse_naive:.4f}, and at most {ratio} times that, {ratio * mse_naive:.4f}, is "
-            f"expected.\n  Hint: train on every window of the series and the value that "
-            f"FOLLOWS it (series[m:m+window] -> series[m+window]) with Adam (lr about 1e-2), "
-            f"MSE and clipping for a few hundred steps; predicting the change from the last "
-            f"value (last value + head(...)) starts the model at the naive forecast.")
+            f"ahead MSE is {mse_model:.4f} (a Forecaster built by the tests with its weights, "
+            f"each window forecast on its own); the naive forecast (the last value of each "
+            f"window) has {mse_naive:.4f}, and at most {ratio} times that, "
+            f"{ratio * mse_naive:.4f}, is expected.\n  Hint: train on every window of the "
+            f"series and the value that FOLLOWS it (series[m:m+window] -> series[m+window]) "
+            f"with Adam (lr about 1e-2), MSE and clipping for a few hundred steps.")
     return mse_model, mse_naive
