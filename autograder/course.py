@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sandbox  # noqa: E402  (autograder/sandbox.py)
+import answer_policy  # noqa: E402  (autograder/answer_policy.py: torch in NumPy exercises)
 
 HERE = Path(__file__).resolve().parent
 ROOT = Path(os.environ.get("RNNCOURSE_ROOT") or HERE.parent).resolve()
@@ -215,6 +216,8 @@ def _flags(student: str, lesson: str) -> list[str]:
                 flags.add(_ERROR_FLAGS[out["ename"]])
     if _modified_cells(student, lesson):
         flags.add("modified cells")
+    flags.update(answer_policy.flags(SUBMITTED / student / lesson / f"{lesson}.ipynb",
+                                     ROOT / "solutions" / lesson / f"{lesson}.ipynb", lesson))
     return sorted(flags)
 
 
