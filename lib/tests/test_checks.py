@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -117,3 +119,22 @@ def test_other_wrong_shapes_get_no_made_up_diagnosis_and_keep_the_callers_shape_
     msg = _message(check_shape, "db", np.zeros((1, 4)), (4,), hint="a gradient has the shape "
                    "of its array")
     assert "keepdims=True" in msg and msg.endswith("Hint: a gradient has the shape of its array")
+
+
+def test_harness_messages_write_their_own_reference_numbers_through_reference():
+    from rnnkit.testing import compare, practice, rnn
+    config = dict(kind="gru", input_size=3, hidden_size=5)
+    count = str(compare.torch_count(**config))                 # 150
+    cases = [
+        (compare.check_num_parameters, (lambda kind, **kw: 7, [config]), count),
+        (practice.output_shapes, (lambda cfg, N, T: ((1, 2, 3), (1, 2, 3), None),
+                                  {"kind": "gru", "input_size": 3, "hidden_size": 5}, 2, 4),
+         "(4, 2, 5)"),
+        (functools.partial(rnn.sample_next, argmax=True),
+         (lambda logits, tau, rng: 0, [0.0, 5.0, 1.0], 1e-3, 50, 0), "argmax (1)"),
+    ]
+    for fn, args, number in cases:
+        assert number in _message(fn, *args), args
+        with hidden_cases():
+            msg = _message(fn, *args)
+        assert number not in msg and HIDDEN in msg, msg

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnkit.checks import reference
 from rnnkit.testing.ops import to_numpy
 
 __all__ = ["SINGLE_LAYER", "STACKED", "BUDGETS", "TIMINGS", "WORK", "WORK_FRACTION",
@@ -233,8 +234,8 @@ def check_num_parameters(num_parameters, configs) -> None:
             stacked = cfg.get("num_layers", 1) > 1 or cfg.get("bidirectional") or cfg.get("proj_size")
             hint = _HINT_COUNT + (_HINT_STACKED if stacked else "")
             raise AssertionError(
-                f"{call} returned {got}, but the torch module has {expected} parameters "
-                f"(off by {got - expected:+d}).\n  Hint: {hint}")
+                f"{call} returned {got}, but the torch module has {reference(expected)} "
+                f"parameters (off by {reference(got - expected, '+d')}).\n  Hint: {hint}")
 
 
 def check_hidden_size_for_budget(hidden_size_for_budget, cases) -> None:

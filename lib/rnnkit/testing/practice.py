@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.checks import check_close, check_returns, check_shape
+from rnnkit.checks import check_close, check_returns, check_shape, reference
 from rnnkit.series import sunspots, variable_length_task, windows
 from rnnkit.testing.ops import to_numpy
 
@@ -140,7 +140,7 @@ def output_shapes(rnn_output_shapes, config: dict, N: int, T: int) -> None:
         g = _as_shape(name, g)
         if g != e:
             raise AssertionError(f"rnn_output_shapes({config}, N={N}, T={T}): {name} is {g}, "
-                                 f"torch gives {e}.\n  Hint: {_HINT_SHAPES}")
+                                 f"torch gives {reference(e)}.\n  Hint: {_HINT_SHAPES}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,7 +388,8 @@ def sample_distribution(sample, CharLM, V: int, temperatures, n: int, seed: int,
                 f"sample at temperature {tau}: the frequencies of the {n} sampled ids are "
                 f"{np.round(freq, 3).tolist()}, but a model whose logits are log p at every "
                 f"step, p = {np.round(p, 3).tolist()}, should give softmax(log p / "
-                f"temperature) = {np.round(q, 3).tolist()}.\n  Hint: divide the logits of the "
+                f"temperature) = {reference(np.round(q, 3).tolist())}.\n  Hint: divide the "
+                f"logits of the "
                 f"LAST step by the temperature, softmax them, and DRAW from that distribution "
                 f"(torch.multinomial with a torch.Generator seeded with `seed`); do not take "
                 f"the argmax, do not multiply by the temperature.")
