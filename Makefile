@@ -12,6 +12,7 @@
 #   make check      a learner's self-check: LESSON=01_rnn grades workspace/01_rnn with every test
 #   make bench      time every lesson in learner and grading mode, and parallel grading
 #   make experiments  rerun lesson 05's long sweeps into solutions/05_lstm_vs_gru/results.json
+#   make diagrams   redraw the cell diagrams (lib/rnnkit/diagrams.py) into the solutions' Markdown, release what changed
 
 PYTHON ?= python3
 VENV   := .venv
@@ -30,7 +31,7 @@ student_arg = $(if $(STUDENT),--student $(STUDENT))
 
 JOBS ?= 1
 
-.PHONY: venv sandbox lab lab-instructor test test-ui release grade feedback export report check bench experiments clean-grading hub hub-prereqs test-hub
+.PHONY: venv sandbox lab lab-instructor test test-ui release grade feedback export report check bench experiments diagrams clean-grading hub hub-prereqs test-hub
 
 venv: $(STAMP)
 
@@ -99,6 +100,13 @@ bench: venv sandbox
 # run here, written beside the lesson, and released with it (then run `make release`).
 experiments: venv
 	$(PY) -m rnnkit.experiments --out solutions/05_lstm_vs_gru/results.json
+
+# The lessons' diagrams (lib/rnnkit/diagrams.py): redrawn as SVG, stored as cell attachments of
+# the solution notebooks' Markdown, and released into lessons/ for every lesson that changed.
+diagrams: venv
+	@changed="$$($(PY) -m rnnkit.diagrams embed solutions)" || exit 1; \
+	  for lesson in $$changed; do $(COURSE) release --lesson $$lesson || exit 1; done; \
+	  echo "diagrams: redrawn; notebooks changed:" $${changed:-none}
 
 clean-grading:
 	rm -rf autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db autograder/grades.csv
