@@ -400,16 +400,10 @@ _cell("reset gate before W_hn (Cho et al.)", False, '''
         h_n = torch.nn.functional.linear(r * h, self.hh.weight[2 * H:], self.hh.bias[2 * H:])
         return (1 - z) * torch.tanh(i_n + h_n) + z * h
 ''')
-_cell("computed in NumPy (no autograd)", False, '''
-        w = lambda t: t.detach().numpy()
-        H = self.hidden_size
-        gi = w(x) @ w(self.ih.weight).T + w(self.ih.bias)
-        gh = w(h) @ w(self.hh.weight).T + w(self.hh.bias)
-        r = sigmoid(gi[:, :H] + gh[:, :H])
-        z = sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
-        n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
-        return torch.from_numpy((1 - z) * n + z * w(h))
-''')
+# No "computed in NumPy (no autograd)" variant: its outputs are right, and the grader, which sees
+# only the values a module returns (never autograd run in the learner's kernel, which could be
+# faked there), cannot tell it from a torch one. Lesson 04 says so next to the exercise; the
+# test cell still fails it when the learner runs it in the notebook (lib/tests checks that).
 _cell("h=None not handled", False, '''
         i_r, i_z, i_n = self.ih(x).chunk(3, dim=1)
         h_r, h_z, h_n = self.hh(h).chunk(3, dim=1)
@@ -777,7 +771,7 @@ GRADED = {
     "GRUCell": [
         "update convention swapped (Colah)",
         "reset gate before W_hn (Cho et al.)",
-        "computed in NumPy (no autograd)",
+        "h=None not handled",
         "torch.split, explicit logistic, h + (1 - z) * (n - h)",
         "F.linear on the parameters, zeros via new_zeros",
     ],
