@@ -23,6 +23,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -41,8 +42,20 @@ DB_URL = "sqlite:///" + str(AUTOGRADER / "gradebook.db") + "?timeout=120"
 # nbgrader's Gradebook runs `alembic` by name: put this Python's bin folder first on PATH.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
-SUBMISSION_TIMEOUT = int(os.environ.get("RNNCOURSE_SUBMISSION_TIMEOUT", "600"))
-"""Seconds one submission may take to autograde in total (cells have 60 s each)."""
+NOTEBOOK_TIMEOUT = int(os.environ.get("RNNCOURSE_NOTEBOOK_TIMEOUT") or 900)
+"""Seconds a submitted notebook may run (cells have 60 s each); later cells score 0."""
+
+SUBMISSION_TIMEOUT = int(os.environ.get("RNNCOURSE_SUBMISSION_TIMEOUT") or NOTEBOOK_TIMEOUT + 120)
+"""Seconds the grading process of one submission may take in all: the notebook's limit plus a
+margin for starting, restoring the test cells and saving. Its worker is killed after it."""
+
+
+def notebook_limit() -> int:
+    """The notebook limit the workers apply: RNNCOURSE_NOTEBOOK_TIMEOUT, shortened where needed
+    so that it always acts before the grading process's limit (a margin of a third of that limit,
+    at most 120 s, is left for what runs outside the notebook's clock)."""
+    margin = min(120, max(5, SUBMISSION_TIMEOUT // 3))
+    return max(1, min(NOTEBOOK_TIMEOUT, SUBMISSION_TIMEOUT - margin))
 
 
 def lessons() -> list[str]:
@@ -226,9 +239,10 @@ class Worker:
     submissions graded one after another. A worker that dies or runs past the time limit of a
     submission is killed and replaced; the next submission never sees what it left."""
 
-    def __init__(self, slot: int):
+    def __init__(self, slot: int, cgroups: list | None = None):
         self.slot = slot
         self.proc = None
+        self.cgroups = cgroups or []     # as root: the slot's cgroups, which its sandboxes join
 
     def _start(self):
         self.proc = subprocess.Popen([sys.executable, str(HERE / "grade_worker.py")],
@@ -278,19 +292,33 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
     own = _WORKERS is None
     worker = Worker(0) if own else _WORKERS.get()        # held until this submission is done
     start = time.monotonic()
+    # The scratch folder is made (0700) and deleted here, so that nothing is left when the
+    # worker is lost.
+    scratch = tempfile.mkdtemp(prefix="rnngrade-")
     try:
         reply = worker.grade({"student": student, "lesson": lesson, "slot": worker.slot,
-                              "sandboxed": sandboxed, "env": env}, SUBMISSION_TIMEOUT)
+                              "sandboxed": sandboxed, "env": env, "scratch": scratch,
+                              "cgroups": [str(c) for c in worker.cgroups],
+                              "notebook_timeout": notebook_limit()}, SUBMISSION_TIMEOUT)
+        if reply is None:
+            sandbox.kill_cgroups(worker.cgroups)
     finally:
+        shutil.rmtree(scratch, ignore_errors=True)
         if own:
             worker.close()
         else:
             _WORKERS.put(worker)
     took = time.monotonic() - start
-    if reply is None:
-        return False, (f"{student}/{lesson}: grading stopped after {took:.0f} s (the grading "
-                       f"process died or the notebook never finished); scored 0 for what did not "
-                       f"run" + ("" if took < SUBMISSION_TIMEOUT else " [timeout]"))
+    if reply is None or (not reply.get("success") and _holds_hidden(_graded(student, lesson))):
+        # nbgrader did not finish: what it saved may hold the restored hidden tests and no
+        # grade. Remove it and record 0 everywhere, flagged, until the submission is regraded.
+        shutil.rmtree(_graded(student, lesson).parent, ignore_errors=True)
+        _zero(student, lesson, every_cell=True)
+        why = ("the grading process died or ran past its limit of "
+               f"{SUBMISSION_TIMEOUT} s" if reply is None else "nbgrader stopped before the end")
+        return False, (f"{student}/{lesson}: NOT graded after {took:.0f} s ({why}); every test "
+                       f"scores 0 until it is regraded"
+                       + (" [timeout]" if took >= SUBMISSION_TIMEOUT else "") + " [not graded]")
     log = reply.get("log", "").strip()
     flags = _flags(student, lesson) + ([] if sandboxed else ["unsandboxed"])
     note = f" [{', '.join(flags)}]" if flags else ""
@@ -305,14 +333,28 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
     return True, f"{student}/{lesson}: graded in {took:.1f} s{note}"
 
 
-def _zero(student: str, lesson: str) -> None:
-    """Record a submission that cannot be graded with 0 on every autograded cell."""
+def _graded(student: str, lesson: str) -> Path:
+    return AUTOGRADED / student / lesson / f"{lesson}.ipynb"
+
+
+def _holds_hidden(path: Path) -> bool:
+    """Whether a graded notebook still holds a hidden-test block (its grading did not finish)."""
+    try:
+        nb = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return path.exists()                   # unreadable: do not render it either
+    return any("BEGIN HIDDEN TESTS" in "".join(c.get("source", "")) for c in nb.get("cells", []))
+
+
+def _zero(student: str, lesson: str, every_cell: bool = False) -> None:
+    """Record a submission that cannot be graded with 0 on every autograded cell (``every_cell``:
+    also on cells that hold the score of an earlier grading)."""
     from nbgrader.api import Gradebook
     with Gradebook(DB_URL) as gb:
         sub = gb.update_or_create_submission(lesson, student)
         for nb in sub.notebooks:
             for grade in nb.grades:
-                if grade.auto_score is None and grade.cell.cell_type == "code":
+                if (every_cell or grade.auto_score is None) and grade.cell.cell_type == "code":
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
         gb.db.commit()
@@ -352,7 +394,10 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1) 
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     global _WORKERS
     _WORKERS = queue.Queue()
-    workers = [Worker(k) for k in range(jobs)]
+    # As root, each slot's sandboxes run in cgroups of their own (memory and process limits for
+    # the whole submission); elsewhere only the per-process limits and tmpfs sizes hold.
+    workers = [Worker(k, sandbox.make_cgroups(f"rnngrade-{os.getpid()}-{k}") if sandboxed else [])
+               for k in range(jobs)]
     for w in workers:
         _WORKERS.put(w)
     failed = 0
@@ -367,6 +412,7 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1) 
         _WORKERS = None
         for w in workers:
             w.close()
+            sandbox.remove_cgroups(w.cgroups)
     print()
     report()
     if failed:
@@ -413,11 +459,29 @@ def report() -> None:
             print(f"      {'  '.join(parts)}")
 
 
+def _refuse_feedback(lesson: str) -> list[str]:
+    """Students whose graded notebook of ``lesson`` still holds a hidden-test block (a grading
+    that did not finish): no feedback is rendered from it, and an older page is removed."""
+    refused = []
+    for graded in sorted(AUTOGRADED.glob(f"*/{lesson}/{lesson}.ipynb")):
+        student = graded.parent.parent.name
+        if _holds_hidden(graded):
+            refused.append(student)
+            shutil.rmtree(AUTOGRADER / "feedback" / student / lesson, ignore_errors=True)
+            print(f"! no feedback for {student}/{lesson}: its graded notebook still holds hidden "
+                  f"tests (its grading did not finish); regrade it with "
+                  f"make grade LESSON={lesson} STUDENT={student}")
+    return refused
+
+
 def feedback(lesson: str | None = None) -> None:
     for name in _pick(lesson):
         if not any(l == name for _, l in submissions(name)):
             continue
-        _check(nbgrader("generate_feedback", name, "--force", "--log-level=WARN"),
+        refused = _refuse_feedback(name)
+        _check(nbgrader("generate_feedback", name, "--force", "--log-level=WARN",
+                        *([f"--CourseDirectory.student_id_exclude={','.join(refused)}"]
+                          if refused else [])),
                f"nbgrader generate_feedback {name}")
         print(f"feedback for {name} in autograder/feedback/<student>/{name}/")
 

@@ -3,7 +3,8 @@
 ``course.py grade`` starts one worker per job and sends it submissions in JSON lines on stdin;
 the worker answers each with a JSON line on stdout:
 
-    -> {"student": "alice", "lesson": "01_rnn", "slot": 0, "sandboxed": true, "env": {...}}
+    -> {"student": "alice", "lesson": "01_rnn", "slot": 0, "sandboxed": true, "env": {...},
+        "scratch": "/tmp/rnngrade-x", "cgroups": [...], "notebook_timeout": 900}
     <- {"success": true, "log": "...", "took": 12.3}
 
 Importing nbgrader, nbconvert and the gradebook's schema check is paid once per worker instead
@@ -51,9 +52,12 @@ def main() -> int:
         os.environ.update(req.get("env", {}))
         cfg = copy.deepcopy(base)
         try:
+            if req.get("notebook_timeout"):          # always shorter than this worker's limit
+                cfg.IsolatedExecute.notebook_timeout = int(req["notebook_timeout"])
             if req.get("sandboxed"):
-                scratch, env, settings = sandbox.prepare(root, req["lesson"],
-                                                         int(req.get("slot", 0)))
+                scratch, env, settings = sandbox.prepare(
+                    root, req["lesson"], int(req.get("slot", 0)), scratch=req.get("scratch"),
+                    cgroups=[Path(c) for c in req.get("cgroups", [])])
                 os.environ.update(env)
                 for name, value in settings.items():
                     setattr(cfg.IsolatedExecute, name, value)
@@ -66,7 +70,7 @@ def main() -> int:
             import traceback
             reply = {"success": False, "log": f"[ERROR] {err}\n{traceback.format_exc()}"}
         finally:
-            if scratch is not None:
+            if scratch is not None:              # course.py deletes it too (a lost worker)
                 shutil.rmtree(scratch, ignore_errors=True)
         reply["took"] = time.monotonic() - start
         proto.write(json.dumps(reply) + "\n")

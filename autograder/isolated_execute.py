@@ -15,8 +15,11 @@
   a ``DeadKernelError`` output and every later code cell a ``NotRun`` error, so the tests that
   ran before keep their points and the rest score 0, instead of the notebook going ungraded.
 * **Time limits.** A call into the learner's code may take ``timeout`` seconds (the kernel is
-  then interrupted and the test scores 0); once ``notebook_timeout`` seconds have passed, the
-  remaining code cells are not run (``NotRun``) and score 0.
+  then interrupted and the test scores 0); no cell runs past the moment ``notebook_timeout``
+  seconds after the notebook started (a cell still running then is interrupted like one past
+  its own limit), and the remaining code cells are not run (``NotRun``) and score 0. The
+  notebook is then saved with the scores of the tests that ran: ``course.py`` sets this limit
+  below its own limit for the whole grading process.
 * **Output limit in bytes.** Each cell keeps at most ``max_output_bytes`` of output; the rest is
   cut, as it arrives, with a note.
 
@@ -174,6 +177,11 @@ class IsolatedExecute(Execute):
         1_000_000, help="Bytes of output a cell keeps; the rest is cut as it arrives."
     ).tag(config=True)
 
+    # nbgrader fails a cell whose output comes more than iopub_timeout seconds after its reply
+    # (4 s by default): on a loaded machine that is the imports cell, and the whole notebook.
+    iopub_timeout = Integer(30, help="Seconds to wait for a cell's output after its reply."
+                            ).tag(config=True)
+
     grader_memory_mb = Integer(
         4096, help="Address-space limit of the grader process, in MiB (0: none)."
     ).tag(config=True)
@@ -257,7 +265,7 @@ class IsolatedExecute(Execute):
             cell.outputs = [_error("GraderError", "the grader process could not start")]
             return
         self._grader.send({"op": "run", "source": cell.source})
-        limit = 3 * (self.timeout or 60) + 30
+        limit = min(3 * (self.timeout or 60) + 30, max(5, int(self._remaining()) + 1))
         reply = self._grader.receive(timeout=limit, alive=self._kernel_alive)
         if reply is None:
             if not self._kernel_alive():
@@ -308,17 +316,29 @@ class IsolatedExecute(Execute):
                              "interrupted after its time limit")
 
     # -- the loop ---------------------------------------------------------------------------
+    def _remaining(self) -> float:
+        return self.notebook_timeout - (time.monotonic() - self._started)
+
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
         if self._stopped:
             cell.outputs = [_error("NotRun", self._stopped)]
             return cell, resources
-        if time.monotonic() - self._started > self.notebook_timeout:
+        if self._remaining() <= 0:
             self._stopped = (f"not run: the notebook exceeded its time limit of "
                              f"{self.notebook_timeout} s")
             cell.outputs = [_error("NotRun", self._stopped)]
             return cell, resources
+        original = self.timeout
+        if not original or original > self._remaining():
+            self.timeout = int(self._remaining()) + 1      # the notebook's limit comes first
+        try:
+            return self._preprocess_code_cell(cell, resources, index)
+        finally:
+            self.timeout = original
+
+    def _preprocess_code_cell(self, cell, resources, index):
         try:
             if is_test_cell(cell):
                 self._run_test(cell, index)

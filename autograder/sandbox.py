@@ -3,19 +3,26 @@
 :func:`prepare` writes, for one submission, a Jupyter kernel spec named ``rnn-sandbox`` whose
 command runs the usual IPython kernel inside ``bwrap``:
 
-* the file system is read-only; the course root and ``/tmp`` are hidden behind empty tmpfs
-  except ``lib/``, ``lessons/``, ``.venv/`` and wherever the Python environment and rnnkit
-  live, so ``solutions/``, the gradebook, ``autograder/submitted/`` (other students) and the
-  git history cannot be read;
-* the only writable places are a throwaway scratch folder (the kernel's working folder with a
-  copy of the lesson's data files, HOME, IPYTHONDIR, MPLCONFIGDIR, the kernel's sockets) and
-  the private, empty ``/tmp``; nbgrader never reads what the kernel leaves there;
+* the file system is an allow-list, read-only: the system folders (``/usr`` and the ``/bin``,
+  ``/lib*`` links into it), the few files of ``/etc`` that programs read, the Python environment
+  (the venv and the base interpreter it points to), the ``rnnkit`` package and the course's
+  ``lessons/``. Nothing else of the machine is there: not ``solutions/``, the gradebook,
+  ``autograder/submitted/`` (other students) or the git history of the graded course, nor any
+  other copy of the course (an instructor's clone, a second checkout), nor other users' homes;
+* the only writable places are tmpfs mounts of a fixed size that live and die with the
+  sandbox: the scratch folder (the kernel's working folder with a copy of the lesson's data
+  files, HOME, IPYTHONDIR, MPLCONFIGDIR), ``/tmp`` and ``/dev/shm``. Only the kernel's sockets
+  and its connection file (``<scratch>/ipc``, 0700, the file 0600) are shared with nbgrader,
+  which never reads anything else the kernel writes;
 * its own PID namespace (nothing it starts survives it, and it cannot see or open other
-  processes through ``/proc``), as root a switch to an unprivileged uid of its own with every capability dropped,
-  and a process limit;
+  processes through ``/proc``), as root a switch to an unprivileged uid of its own with every
+  capability dropped, and a process limit;
 * no network (``--unshare-net``): the kernel talks to nbgrader over Unix sockets (ipc);
-* an address-space limit (``prlimit --as``), so a memory bomb ends in ``MemoryError`` or a dead
-  kernel, never in a machine out of memory, and a limit on the size of a file it writes.
+* an address-space limit per process (``prlimit --as``), so a memory bomb ends in
+  ``MemoryError`` or a dead kernel, and a limit on the size of a file it writes; as root, the
+  whole sandbox (every process and its tmpfs pages) also sits in the grading slot's cgroup
+  with a memory and a process limit (:func:`make_cgroups`);
+* no IPython history: nothing the learner's cells held is written to a ``history.sqlite``.
 
 Cell and notebook time limits are nbgrader's and ``IsolatedExecute``'s. Where bubblewrap cannot
 run, :func:`available` says why and grading goes on without isolation, loudly.
@@ -26,14 +33,42 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 KERNEL_NAME = "rnn-sandbox"
 MEMORY_MB = int(os.environ.get("RNNCOURSE_MEMORY_MB", "4096"))
+"""Address space of each process of the kernel, and (as root, through a cgroup) the memory of
+the whole sandbox of one grading slot, tmpfs included, in MiB."""
+
+FILE_MB = int(os.environ.get("RNNCOURSE_FILE_MB", "256"))
+"""The largest file the kernel may write, in MiB."""
+
+DISK_MB = int(os.environ.get("RNNCOURSE_DISK_MB", "512"))
+"""The size of each tmpfs the kernel can write (its scratch folder, /tmp, /dev/shm), in MiB."""
+
+FIRST_UID = int(os.environ.get("RNNCOURSE_SANDBOX_UID", "61000"))
+"""As root, the kernel of grading slot k runs as uid and gid FIRST_UID + k: an account of its
+own with no files, so the process limit of one submission never starves another's."""
+
+MAX_PROCESSES = int(os.environ.get("RNNCOURSE_MAX_PROCESSES", "256"))
+
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+"""System folders bound read-only (or recreated as the links they are on merged-/usr systems)."""
+
+ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+       "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/hosts",
+       "/etc/ssl", "/etc/ca-certificates", "/etc/fonts", "/etc/mime.types")
+"""The files of /etc that the dynamic loader, Python and matplotlib read."""
+
+CPU_INFO = ("/sys/devices/system/cpu",)
+"""What BLAS and torch read to count the CPUs."""
 
 
 def available() -> tuple[bool, str]:
@@ -55,19 +90,12 @@ def available() -> tuple[bool, str]:
 
 def _runtime_paths() -> list[Path]:
     """What the kernel needs wherever it lies (a clone in /tmp, say): this Python's environment,
-    its base installation and the folder rnnkit is imported from."""
+    its base installation and the rnnkit package (not the rest of the folder it lies in)."""
     paths = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
     spec = importlib.util.find_spec("rnnkit")
     if spec is not None and spec.origin:
-        paths.append(Path(spec.origin).resolve().parent.parent)
+        paths.append(Path(spec.origin).resolve().parent)
     return paths
-
-
-FIRST_UID = int(os.environ.get("RNNCOURSE_SANDBOX_UID", "61000"))
-"""As root, the kernel of grading slot k runs as uid and gid FIRST_UID + k: an account of its
-own with no files, so the process limit of one submission never starves another's."""
-
-MAX_PROCESSES = int(os.environ.get("RNNCOURSE_MAX_PROCESSES", "256"))
 
 
 def _user_processes(uid: int) -> int:
@@ -82,42 +110,185 @@ def _user_processes(uid: int) -> int:
     return n
 
 
-def kernel_argv(root: Path, workdir: Path, scratch: Path, uid: int = FIRST_UID) -> list[str]:
+# -- cgroups ---------------------------------------------------------------------------------
+
+def _write(path: Path, value: str) -> bool:
+    try:
+        path.write_text(value)
+        return True
+    except OSError:
+        return False
+
+
+def _cgroup_mounts() -> list[tuple[str, str, set]]:
+    """(type, mount point, options) of the cgroup file systems of this machine."""
+    found = []
+    try:
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            dev, point, fstype, opts = line.split()[:4]
+            if fstype in ("cgroup", "cgroup2"):
+                found.append((fstype, point, set(opts.split(","))))
+    except OSError:
+        pass
+    return found
+
+
+def make_cgroups(name: str, memory_mb: int = MEMORY_MB,
+                 max_processes: int = MAX_PROCESSES) -> list[Path]:
+    """As root, the cgroup folders of one grading slot, with a memory and a process limit.
+
+    cgroup v2 where its memory and pids controllers can be given to a child of the hierarchy's
+    root (the usual pure-v2 host); else the v1 ``memory`` and ``pids`` hierarchies (a hybrid
+    host), under this process's own cgroup. Returns [] when neither works (not root, no
+    cgroup file system, no write access): the per-process limits of :func:`kernel_argv` and the
+    tmpfs sizes still hold.
+    """
+    if os.geteuid() != 0 or os.environ.get("RNNCOURSE_CGROUPS", "auto") == "off":
+        return []
+    memory = str(memory_mb * 1024 * 1024)
+    mounts = _cgroup_mounts()
+    for fstype, point, _ in mounts:
+        if fstype != "cgroup2":
+            continue
+        base = Path(point)
+        try:
+            controllers = set((base / "cgroup.controllers").read_text().split())
+        except OSError:
+            continue
+        if not {"memory", "pids"} <= controllers:
+            continue
+        _write(base / "cgroup.subtree_control", "+memory +pids")
+        folder = base / name
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError:
+            continue
+        if _write(folder / "memory.max", memory) and _write(folder / "pids.max", str(max_processes)):
+            _write(folder / "memory.swap.max", "0")
+            return [folder]
+        remove_cgroups([folder])
+    own = {}
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, ctrls, path = line.split(":", 2)
+            for c in ctrls.split(","):
+                own[c] = path
+    except OSError:
+        return []
+    made = []
+    for fstype, point, opts in mounts:
+        for ctrl, files in (("memory", {"memory.limit_in_bytes": memory,
+                                        "memory.memsw.limit_in_bytes": memory}),
+                            ("pids", {"pids.max": str(max_processes)})):
+            if fstype != "cgroup" or ctrl not in opts or ctrl not in own:
+                continue
+            folder = Path(point) / own[ctrl].lstrip("/") / name
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError:
+                continue
+            first, *rest = files.items()
+            if _write(folder / first[0], first[1]):
+                for f, v in rest:
+                    _write(folder / f, v)          # memsw exists only with swap accounting
+                made.append(folder)
+            else:
+                remove_cgroups([folder])
+    return made
+
+
+def kill_cgroups(folders: list[Path]) -> None:
+    """Kill every process left in these cgroups (a sandbox whose worker was lost)."""
+    for folder in folders:
+        try:
+            pids = (folder / "cgroup.procs").read_text().split()
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def remove_cgroups(folders: list[Path]) -> None:
+    kill_cgroups(folders)
+    for folder in folders:
+        for _ in range(50):
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+# -- the kernel ------------------------------------------------------------------------------
+
+def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
+                cgroups: list[Path] = ()) -> list[str]:
     """The kernel command: ipykernel inside bwrap, with ``{connection_file}`` for Jupyter.
 
     The sandbox has its own PID, IPC and UTS namespaces and no network; when its first process
     ends, the kernel ends every process left in the namespace (a double fork does not survive
-    its submission). As root, the kernel runs as an unprivileged uid with no capabilities, so it can
-    neither remount, nor trace, nor escape the process limit (an unprivileged uid of its own).
+    its submission). As root, the kernel runs as an unprivileged uid with no capabilities, so it
+    can neither remount, nor trace, nor escape the process limit, and the whole sandbox runs in
+    the slot's ``cgroups``.
     """
     root = root.resolve()
     as_root = os.geteuid() == 0
-    argv = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--tmpfs", "/tmp"]
-    keeps = [k for k in [root / "lib", root / "lessons", root / ".venv", *_runtime_paths()]
-             if k.exists()]
-    tops = [Path("/tmp")] + ([Path("/root")] if as_root else [])
-    if as_root:
-        # root's home is 0700, which the kernel's uid cannot cross: hide it too and bind back
-        # what Python needs.
-        argv += ["--tmpfs", "/root"]
-    # bwrap creates the folders above a mount point inside a tmpfs with mode 0700: create them
-    # first, enterable by anyone, so that the kernel's uid reaches the environment wherever it
-    # lies (a clone in /tmp, Python under /root).
-    made = set(tops) | {root}
-    for target in [root, *keeps]:
+    size = str(DISK_MB * 1024 * 1024)
+    argv = [shutil.which("bwrap")]
+    bound: list[Path] = []                    # folders visible in the sandbox, read-only
+    for path in SYSTEM:
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            argv += ["--ro-bind", path, path]
+            bound.append(Path(path))
+    made = {Path("/")}
+
+    def parents(target: Path) -> None:
+        # bwrap creates missing folders above a mount point with mode 0700 (as root, not
+        # enterable by the kernel's uid): create them first, enterable by anyone.
         for parent in reversed(target.parents):
-            if parent not in made and any(parent.is_relative_to(t) for t in tops) \
-                    and not parent.is_relative_to(root):
+            if parent not in made and not any(parent.is_relative_to(b) for b in bound):
                 made.add(parent)
-                argv += ["--perms", "0755", "--dir", str(parent)]
-    argv += ["--tmpfs", str(root)]
-    for keep in dict.fromkeys(keeps):
+                argv.extend(["--perms", "0755", "--dir", str(parent)])
+
+    for path in ETC + CPU_INFO:
+        if os.path.exists(path):
+            parents(Path(path))
+            argv += ["--ro-bind", path, path]
+    argv += ["--dev", "/dev", "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
+             "--proc", "/proc", "--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+    made.add(Path("/tmp"))
+    keeps = [k for k in [root / "lessons", root / ".venv", *_runtime_paths()] if k.exists()]
+    hide = any(root.is_relative_to(b) for b in bound)
+    for keep in sorted(dict.fromkeys(keeps), key=lambda p: len(p.parts)):
+        if any(keep.is_relative_to(b) for b in bound) and not (hide and keep.is_relative_to(root)):
+            continue                          # already visible through a folder bound above
+        if hide and keep.is_relative_to(root) and root not in made:
+            parents(root)
+            argv += ["--tmpfs", str(root)]    # the course inside a system folder: hide it
+            made.add(root)
+        parents(keep)
         argv += ["--ro-bind", str(keep), str(keep)]
-    argv += ["--bind", str(scratch), str(scratch),
-             "--remount-ro", str(root),            # the empty tmpfs over the course: read-only
+        bound.append(keep)
+    # The writable scratch: a sized tmpfs, private to the sandbox, with the sockets' folder and
+    # the lesson's data files bound in from the host.
+    parents(scratch)
+    argv += ["--perms", "0700", "--size", size, "--tmpfs", str(scratch)]
+    for sub in ("home", "ipython", "mpl", "tmp", "work"):
+        argv += ["--perms", "0700", "--dir", str(scratch / sub)]
+    argv += ["--ro-bind", str(scratch / "data"), str(scratch / "data"),
+             "--bind", str(scratch / "ipc"), str(scratch / "ipc")]
+    if hide:
+        argv += ["--remount-ro", str(root)]
+    argv += ["--remount-ro", "/",
              "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-             "--die-with-parent", "--new-session", "--chdir", str(workdir)]
+             "--die-with-parent", "--new-session", "--chdir", str(scratch / "work")]
     if not as_root:
         argv += ["--unshare-user", "--cap-drop", "ALL"]
     # In its own PID namespace the kernel's parent is the namespace's init (pid 1): ipykernel
@@ -128,9 +299,14 @@ def kernel_argv(root: Path, workdir: Path, scratch: Path, uid: int = FIRST_UID) 
         argv += ["--setenv", var, str(scratch / sub)]
     conn = scratch / "ipc" / "connection.json"
     inner = []
+    # Before the kernel starts: its own copy of the connection file (0600) and the lesson's data
+    # files in its working folder; as root both belong to the kernel's uid, which is then taken
+    # with no capabilities at all.
+    setup = ['cp "$1" "$2"', 'chmod 0600 "$2"', f'cp -R {shlex.quote(str(scratch / "data"))}/. .']
     if as_root:
-        # The connection file Jupyter wrote is root's (0600): give the kernel a readable copy,
-        # then become the slot's own uid with no capabilities at all.
+        owned = " ".join(shlex.quote(str(p)) for p in
+                         [scratch, *(scratch / s for s in ("home", "ipython", "mpl", "tmp"))])
+        setup += [f'chown {uid}:{uid} "$2" {owned}', f"chown -R {uid}:{uid} ."]
         inner += [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}",
                   "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
         nproc = MAX_PROCESSES
@@ -140,48 +316,56 @@ def kernel_argv(root: Path, workdir: Path, scratch: Path, uid: int = FIRST_UID) 
     if prlimit:
         inner += [prlimit, f"--as={MEMORY_MB * 1024 * 1024}", f"--nproc={nproc}",
                   f"--fsize={FILE_MB * 1024 * 1024}", "--"]
-    inner += [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn)]
-    script = ('cp "$1" "$2" && chmod 0644 "$2" && shift 2 && exec "$@"')
+    inner += [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn),
+              "--HistoryManager.enabled=False", "--HistoryManager.hist_file=:memory:"]
+    script = " && ".join(setup) + ' && shift 2 && exec "$@"'
     argv += ["/bin/sh", "-c", script, "sh", "{connection_file}", str(conn), *inner]
+    if cgroups:
+        # bwrap and everything in the sandbox join the slot's cgroups before it starts.
+        join = " && ".join(f"echo $$ > {shlex.quote(str(Path(c) / 'cgroup.procs'))}"
+                           for c in cgroups)
+        argv = ["/bin/sh", "-c", join + ' && exec "$@"', "sh", *argv]
     return argv
 
 
-FILE_MB = int(os.environ.get("RNNCOURSE_FILE_MB", "256"))
-"""The largest file the kernel may write, in MiB."""
+def prepare(root: Path, lesson: str, slot: int = 0, scratch: Path | None = None,
+            cgroups: list[Path] = ()) -> tuple[Path, dict, dict]:
+    """Fill a scratch folder (made here, or the empty folder ``scratch`` that the caller made
+    and will delete) with a kernel spec for one submission.
 
-
-def prepare(root: Path, lesson: str, slot: int = 0) -> tuple[Path, dict, dict]:
-    """Make a scratch folder and kernel spec for one submission.
-
-    The kernel works in ``<scratch>/work``, a throwaway folder holding a copy of the lesson's
-    data files from ``lessons/<lesson>/``: nothing it writes there (a symlink, a huge file) is
-    ever read or copied by nbgrader, which writes the graded notebook elsewhere.
+    The kernel works in ``<scratch>/work``, inside the sandbox a sized tmpfs holding a copy of
+    the lesson's data files from ``lessons/<lesson>/``: nothing it writes there reaches the
+    host's disk or is ever read by nbgrader, which writes the graded notebook elsewhere. On the
+    host the folder is 0700, and its ``ipc`` folder (the kernel's sockets) belongs, as root,
+    to the kernel's uid alone.
 
     Returns:
         scratch: the folder to delete afterwards.
         env: variables to add to nbgrader's environment (JUPYTER_PATH, JUPYTER_RUNTIME_DIR).
         settings: ``IsolatedExecute`` settings that select the kernel and the ipc transport.
     """
-    scratch = Path(tempfile.mkdtemp(prefix="rnngrade-")).resolve()
-    for sub in ("home", "ipython", "mpl", "tmp", "runtime", "ipc", "work"):
-        (scratch / sub).mkdir()
+    if scratch is None:
+        scratch = Path(tempfile.mkdtemp(prefix="rnngrade-"))
+    scratch = Path(scratch).resolve()
+    os.chmod(scratch, 0o700)
+    for sub in ("runtime", "ipc", "data"):
+        (scratch / sub).mkdir(mode=0o700)
     released = root / "lessons" / lesson
     if released.is_dir():
         for item in released.iterdir():
             if item.is_file() and not item.is_symlink() and item.suffix != ".ipynb":
-                shutil.copy(item, scratch / "work" / item.name)
+                shutil.copy(item, scratch / "data" / item.name)
     spec_dir = scratch / "share" / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     uid = FIRST_UID + slot
-    spec = {"argv": kernel_argv(root, scratch / "work", scratch, uid),
+    spec = {"argv": kernel_argv(root, scratch, uid, cgroups),
             "display_name": "Python 3 (sandbox)",
             "language": "python", "metadata": {"debugger": False},
             # bwrap does not forward SIGINT: ask ipykernel to interrupt itself.
             "interrupt_mode": "message"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     if os.geteuid() == 0:
-        os.chmod(scratch, 0o755)
-        for sub in ("home", "ipython", "mpl", "tmp", "ipc", "work"):
+        for sub in ("ipc", "data"):
             for dirpath, dirnames, filenames in os.walk(scratch / sub):
                 os.chown(dirpath, uid, uid)
                 for f in filenames:
