@@ -53,6 +53,7 @@ import sys  # noqa: E402
 
 sys.path.insert(0, here if os.path.isdir(here) else os.path.dirname(os.path.abspath(__file__)))
 from isolated_execute import DropDuplicateIds, HideHiddenTests, IsolatedExecute  # noqa: E402
+from sanitize import SanitizeLearnerCells  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
                                     IgnorePattern, LimitOutput, OverwriteCells,
@@ -64,7 +65,7 @@ c.Autograde.sanitize_preprocessors = [ClearOutput, DropDuplicateIds, OverwriteKe
 
 c.Autograde.autograde_preprocessors = [
     IsolatedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, HideHiddenTests, CheckCellMetadata,
+    AssignLatePenalties, HideHiddenTests, SanitizeLearnerCells, CheckCellMetadata,
 ]
 c.IsolatedExecute.timeout = c.Execute.timeout
 c.IsolatedExecute.interrupt_on_timeout = True
@@ -74,3 +75,11 @@ c.IsolatedExecute.shutdown_kernel = "immediate"
 c.IsolatedExecute.max_output_bytes = int(os.environ.get("RNNCOURSE_OUTPUT_BYTES", "1000000"))
 c.IsolatedExecute.grader_memory_mb = int(os.environ.get("RNNCOURSE_GRADER_MEMORY_MB", "4096"))
 c.IsolatedExecute.notebook_timeout = int(os.environ.get("RNNCOURSE_NOTEBOOK_TIMEOUT", "900"))
+
+# No student HTML or JavaScript runs in the instructor's or another learner's browser
+# (sanitize.py): the autograded notebook keeps only inert outputs and escaped learner Markdown,
+# and every HTML page made from a graded notebook (the feedback of `course.py feedback`, the
+# formgrader's view of a submission) sanitises it again, with nbconvert's own HTML sanitising on.
+c.SanitizeLearnerCells.release_directory = os.path.join(root, "lessons")
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.preprocessors = [SanitizeLearnerCells]
