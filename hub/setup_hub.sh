@@ -95,6 +95,11 @@ for sub in autograder solutions lessons; do
   chmod -R g+rwX "$COURSE/$sub"
   find "$COURSE/$sub" -type d -exec chmod g+s {} +
 done
+# the gradebook: sqlite makes a new database 0644 & ~umask, which another instructor could not
+# write; an empty file of the group's, 0660, becomes the database at the first release
+db="$COURSE/autograder/gradebook.db"
+[ -e "$db" ] || install -m 0660 -o root -g "$INSTRUCTORS" /dev/null "$db"
+chmod g+rw "$db"
 close_except () {       # close_except DIR KEEP...: DIR enterable, not listable, by others; each
   local dir="$1" e name keep; shift   # entry but the KEEPs readable by the instructors' group only
   chgrp "$INSTRUCTORS" "$dir"

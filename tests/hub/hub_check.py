@@ -35,7 +35,13 @@ What it does, all on loopback ports in a temporary folder (the repository's own 
    shows their own total (the gradebook's) and no other student's name;
 7. the file system refuses a student: another student's home, the exchange's inbound folder and a
    submission in it, the exchange's feedback listing, the gradebook, the submitted/ folder and
-   the solutions (``runuser -u <student> -- cat|ls ...``);
+   the solutions, and the repository's .git/, tests/, lib/tests/, solutions/, autograder/,
+   hub/runtime/ (``runuser -u <student> -- cat|ls ...``); then bob walks the whole file system
+   (student_walk.py, as his uid) and finds no answer line, hidden test or nbgrader marker
+   outside third-party code (issue 17, items 1-2). Before the collect, bob forges submissions
+   (``nbgrader submit --student=alice``, folders named for carol dated 2099, his own dated 2099
+   or of 60 MiB; renaming or deleting alice's folder is refused by the sticky bit); the second
+   instructor's collect refuses all five and collects each student's own newest submission;
 8. the hub and everything it started stop; the users, their homes and the folder are removed
    (``--keep`` keeps them for a look).
 
@@ -175,11 +181,12 @@ class Hub:
         for sub in ("solutions", "lessons"):
             shutil.copytree(REPO / sub, self.course / sub,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "_ui_test_*"))
-        (self.course / "autograder").mkdir()
-        for path in (REPO / "autograder").glob("*.py"):
-            shutil.copy(path, self.course / "autograder" / path.name)
-        if (REPO / "autograder" / "labconfig").is_dir():
-            shutil.copytree(REPO / "autograder" / "labconfig", self.course / "autograder" / "labconfig")
+        # autograder/ without its runtime folders (gradebook, submissions, ... : .gitignore)
+        shutil.copytree(REPO / "autograder", self.course / "autograder",
+                        ignore=shutil.ignore_patterns(
+                            "gradebook.db*", "grades*.csv", "submitted", "autograded", "feedback",
+                            "reports", "release", "source_with_tests", "exchange",
+                            "lab-workspaces", "__pycache__", ".ipynb_checkpoints"))
         subprocess.run([str(HUB / "setup_hub.sh"), str(self.course)], env=self.env, check=True)
         pwfile = self.tmp / "passwords.tsv"
         pwfile.write_text("".join(f"{n}\t{p}\n" for n, p in self.passwords.items()))
@@ -613,12 +620,33 @@ def main(argv=None) -> int:
                 labels = menu_labels(page, "Nbgrader")
                 assert "Formgrader" in labels, f"no Formgrader in the instructor's menu: {labels}"
                 assert "Terminal" in file_new_labels(page), "the instructor has no File > New > Terminal"
+                # the instructor's terminal: at the course root, the course's nbgrader on PATH
+                page.locator(".lm-MenuBar-item", has_text=re.compile("^File$")).click()
+                page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel",
+                             has_text=re.compile("^New$")).first.hover()
+                page.wait_for_timeout(700)
+                page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel",
+                             has_text=re.compile("^Terminal$")).last.click()
+                term = page.locator(".jp-Terminal").first
+                term.wait_for(timeout=30_000)
+                page.wait_for_timeout(2500)
+                term.click()
+                check = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / "terminal-check.txt"
+                page.keyboard.type(f"(pwd; command -v nbgrader) > {check}\n", delay=20)
+                t0 = time.time()
+                while not (check.exists() and len(check.read_text().split()) >= 2):
+                    assert time.time() - t0 < 30, "the instructor's terminal ran nothing"
+                    page.wait_for_timeout(500)
+                page.screenshot(path=str(SHOTS / "instructor-terminal.png"))
+                cwd, nbg = check.read_text().split()[:2]
+                assert cwd == str(hub.course) and nbg == str(BIN / "nbgrader"), \
+                    f"the instructor's terminal opens in {cwd} with nbgrader {nbg}"
                 # the second instructor collects what the first released (the exchange's group)
                 proc = hub.instructor(str(BIN / "nbgrader"), "collect", LESSON, "--log-level=INFO",
                                       who=INSTRUCTOR2)
                 out = proc.stdout + proc.stderr
                 (SHOTS / "collect.log").write_text(out)
-                refused = re.findall(r"REFUSED (\S+?)\+", out)
+                refused = re.findall(r"REFUSED (\S+\+\S+ \S+ UTC\+\S+): ", out)
                 assert len(refused) == 5 and not re.search(r"cheating attempt", out), \
                     f"collect refused {refused} (expected bob's 5):\n{out[-2000:]}"
                 got = sorted(p.parent.parent.name for p in
@@ -629,12 +657,14 @@ def main(argv=None) -> int:
                 for st in STUDENTS:
                     uid = pwd.getpwnam(st).pw_uid
                     own = sorted((p for p in inbound.iterdir() if p.name.startswith(st + "+")
-                                  and p.stat().st_uid == uid), key=lambda p: p.name.split("+")[2])
+                                  and p.stat().st_uid == uid and p.name not in refused),
+                                 key=lambda p: p.name.split("+")[2])
                     sub = hub.course / "autograder" / "submitted" / st / LESSON
                     assert (sub / f"{LESSON}.ipynb").read_bytes() == \
                         (own[-1] / f"{LESSON}.ipynb").read_bytes(), f"{st}'s collected notebook is not theirs"
-                    assert (sub / "timestamp.txt").read_text().strip() == own[-1].name.split("+")[2]
-                    assert not (sub / ".ipynb_checkpoints").exists()
+                    stamp = (sub / "timestamp.txt").read_text().strip()
+                    assert stamp == own[-1].name.split("+")[2], f"{st}: collected {stamp}, newest {own[-1].name}"
+                    assert not (sub / ".ipynb_checkpoints").exists(), f"{st}: checkpoints collected"
                 ts = (hub.course / "autograder" / "submitted" / CAROL / LESSON / "timestamp.txt").read_text()
                 facts["carol_timestamp"] = ts.strip()
                 # the formgrader panel inside JupyterLab (README: what the instructor sees there)
