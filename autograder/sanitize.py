@@ -11,7 +11,8 @@ existed is rendered clean too. It
 
 - keeps of each output only what cannot run: streams, errors (rendered as escaped text), and
   ``text/plain``, ``image/png`` and ``image/jpeg`` data (the images only when they are base64,
-  their width and height only when they are numbers); HTML, JavaScript, Markdown, SVG, LaTeX,
+  their width and height only when they are numbers), and ``text/markdown`` rewritten as learner
+  Markdown is (below: lesson 05 shows its table of results so); HTML, JavaScript, SVG, LaTeX,
   widget and every other kind of output is dropped, and a line of text says what was dropped;
 - rewrites the Markdown of every cell that is not the course's own (answer cells of written
   answers, cells the learner edited or added): raw HTML becomes text, while Markdown, code and
@@ -233,6 +234,10 @@ def sanitize_output(output: dict) -> dict | None:
                 kept[mime] = value
         elif isinstance(value, (str, list)):
             kept[mime] = value
+    markdown = data.get("text/markdown")
+    if isinstance(markdown, (str, list)):       # a table of results: Markdown made inert
+        kept["text/markdown"] = sanitize_markdown(
+            "".join(markdown) if isinstance(markdown, list) else markdown)
     dropped = sorted(k for k in data if k not in kept)
     if dropped:
         note = (f"[{', '.join(dropped)} output not shown: HTML, JavaScript and other active "

@@ -22,6 +22,7 @@ install -y chromium`` and ``.venv/bin/pip install playwright==1.64.1``. Without 
 
 import base64
 import html as html_lib
+import html.parser as html_parser
 import json
 import os
 import re
@@ -51,7 +52,7 @@ try:
 except ImportError:                                     # pragma: no cover
     sync_playwright = None
 
-pytestmark = [
+needs_browser = [
     pytest.mark.skipif(LESSON not in lesson_ids(), reason="lesson 01 is missing"),
     pytest.mark.skipif(sync_playwright is None, reason=(
         "Playwright for Python is not installed: .venv/bin/pip install playwright==1.64.1")),
@@ -59,6 +60,12 @@ pytestmark = [
         f"no Chromium at {CHROMIUM} (tests/chromium.py): apt-get install -y chromium, "
         f"or set CHROMIUM")),
 ]
+
+
+def _browser_test(fn):
+    for mark in needs_browser:
+        fn = mark(fn)
+    return fn
 
 
 def _png() -> str:
@@ -260,6 +267,7 @@ def _check_pages(g: dict, when: str) -> str:
     return feedback.read_text()
 
 
+@_browser_test
 def test_no_student_script_runs_in_feedback_or_formgrader(graded):
     page = _check_pages(graded, "graded")
     text = html_lib.unescape(page)
@@ -270,6 +278,31 @@ def test_no_student_script_runs_in_feedback_or_formgrader(graded):
     assert f"data:image/png;base64,{PNG}" in page, "the learner's PNG output is gone"
 
 
+@_browser_test
+def test_the_graded_notebook_holds_nothing_active(graded):
+    """What autograde wrote to autograder/autograded/ (which the instructor may also open in
+    JupyterLab) is clean itself: inert outputs only, learner Markdown that renders inert."""
+    sanitize = _sanitizer()
+    nb = load_nb(graded["root"] / "autograder" / "autograded" / STUDENT / LESSON / f"{LESSON}.ipynb")
+    course = {"".join(c["source"]) for c in
+              load_nb(graded["root"] / "lessons" / LESSON / f"{LESSON}.ipynb")["cells"]
+              if c["cell_type"] == "markdown" and not c["metadata"].get("nbgrader", {}).get("solution")}
+    active = []
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            extra = set(out.get("data", {})) - {"text/plain", "image/png", "image/jpeg",
+                                                  "text/markdown"}
+            if extra:
+                active.append(f"cell {i}: output {sorted(extra)}")
+        if cell["cell_type"] == "markdown" and "".join(cell["source"]) not in course:
+            parser = _Active()
+            parser.feed(sanitize.render_markdown("".join(cell["source"]),
+                                                 cell.get("attachments")))
+            active += [f"cell {i}: {found}" for found in parser.found]
+    assert not active, f"the autograded notebook holds active content: {active}"
+
+
+@_browser_test
 def test_a_notebook_graded_before_the_fix_is_rendered_clean(graded):
     """The autograded notebook replaced by one holding every payload (outputs and Markdown as
     grading wrote them before the fix): the pages must still run none of them."""
@@ -299,3 +332,69 @@ def test_a_notebook_graded_before_the_fix_is_rendered_clean(graded):
     run_course(root, "feedback", "--lesson", LESSON)
     page = _check_pages(graded, "old")
     assert "<strong>My answer</strong>" in page, "the written answer lost its Markdown"
+
+
+# --------------------------------------------------------------------------------------------
+# The Markdown rewriting on its own (no browser): what nbconvert renders from a rewritten learner
+# cell, read by Python's HTML parser, holds no script, no event handler, no frame, no
+# javascript: link; ordinary Markdown, code and math come through.
+
+class _Active(html_parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "iframe", "object", "embed", "svg", "math", "style", "details",
+                   "form", "base", "meta", "link"):
+            self.found.append(tag)
+        for name, value in attrs:
+            url = re.sub(r"[\x00-\x20]", "", html_lib.unescape(value or "")).lower()
+            if name.startswith("on") or url.startswith(("javascript:", "vbscript:", "data:text")):
+                self.found.append(f"{tag} {name}={value}")
+
+
+def _sanitizer():
+    sys.path.insert(0, str(REPO / "autograder"))
+    import sanitize
+    return sanitize
+
+
+HOSTILE_MARKDOWN = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    "text <iframe srcdoc='<script>alert(1)</script>'></iframe>",
+    "<details open ontoggle=alert(1)>x</details>",
+    "```mermaid\n<img src=x onerror=alert(1)>\n```",
+    "[click](javascript:alert(1))",
+    "[click](JaVa&#115;cript:alert(1))",
+    "<javascript:alert(1)>",
+    "![x](attachment:missing.png)",
+    "<svg onload=alert(1)>",
+    "<a href=\"javascript:alert(1)\">x</a>",
+    "`code` <img src=x onerror=alert(1)> $x$",
+    "$$ x $$ <style>body{display:none}</style>",
+]
+
+
+@pytest.mark.parametrize("source", HOSTILE_MARKDOWN)
+def test_learner_markdown_is_rendered_inert(source):
+    sanitize = _sanitizer()
+    rendered = sanitize.render_markdown(sanitize.sanitize_markdown(source))
+    parser = _Active()
+    parser.feed(rendered)
+    assert not parser.found, f"{source!r} renders active HTML: {parser.found}\n{rendered}"
+
+
+def test_learner_markdown_keeps_markdown_code_and_math():
+    sanitize = _sanitizer()
+    source = ("**bold** and *it* with $a < b$ and\n\n$$h_t = \\tanh(W h_{t-1})$$\n\n"
+              "- a list\n\n```python\nif a < b:\n    pass\n```\n\n`x<y` and "
+              "[a link](https://example.org) and x < y")
+    out = sanitize.sanitize_markdown(source)
+    rendered = sanitize.render_markdown(out)
+    for shown in ("<strong>bold</strong>", "<em>it</em>", "$a &lt; b$",
+                  "$$h_t = \\tanh(W h_{t-1})$$", "<li>a list</li>", "<code>x&lt;y</code>",
+                  '<a href="https://example.org">a link</a>', "x &lt; y"):
+        assert shown in rendered, f"{shown!r} is not in the rendered answer:\n{rendered}"
+    assert "if" in rendered and "&lt;" in rendered and "&amp;lt;" not in rendered
