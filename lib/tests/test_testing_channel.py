@@ -274,7 +274,7 @@ def test_modules_are_judged_from_their_values(kernel):
     gru_tests.lstm_cell(remote.Remote(ch, {"name": "LSTMCell"}), N=3, D=4, H=5, seed=0)
     gru_tests.gru_module(remote.Remote(ch, {"name": "GRU"}), N=2, T=3, D=3, H=4, num_layers=2,
                          seed=0)
-    with pytest.raises(AssertionError, match="direction of its parameter ih.weight"):
+    with pytest.raises(AssertionError, match="direction of its parameters ih.weight"):
         gru_tests.gru_cell(remote.Remote(ch, {"name": "FirstWeights"}), N=3, D=4, H=5, seed=0)
     # A forward computed in NumPy has the values of a right one: the grader, which sees
     # values only, cannot tell (the lesson says so); the learner's own run of the test can.

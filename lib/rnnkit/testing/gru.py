@@ -41,7 +41,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.checks import check_close, check_returns, check_scalar, check_shape
-from rnnkit.testing.ops import element, is_remote, kept, kept_call, learner_autograd, to_numpy
+from rnnkit.testing.ops import (element, is_remote, kept, kept_call, learner_autograd, method,
+                                to_numpy)
 from rnnkit.torch_bridge import cell_from_numpy, layer_from_numpy, random_weights
 
 __all__ = [
@@ -446,8 +447,8 @@ def _module_checks(name, run, inputs, in_names, upstream, ref_outs, ref_grads_in
 
     When grading, the module lives in the learner's kernel: whatever autograd computes there is
     the kernel's claim. What the grader can check is the function the module computes: here
-    its derivative along random directions of each input (and of each parameter, loaded with
-    ``load``), by central finite differences of ``L = sum_k (outputs[k] * upstream[k]).sum()``
+    its derivative along a random direction of each input (and one of all the parameters
+    together, loaded with ``load``), by central finite differences of ``L = sum_k (outputs[k] * upstream[k]).sum()``
     in float64, against ``<torch's gradient, direction>`` from the reference module. Whether
     the module's forward keeps autograd's graph cannot be seen from outside (a forward written
     in NumPy has the same values); the lesson says so, and the test checks autograd in the
@@ -491,20 +492,20 @@ def _module_checks(name, run, inputs, in_names, upstream, ref_outs, ref_grads_in
             moved[k] = inputs[k] + step * v
             return _loss(_flat(run(moved)), upstream)
         derivative(label, float(np.sum(ref_grads_in[k] * v)), loss_at)
-    if load is not None:
-        for pname, value in params.items():
-            v = direction(value.shape)
+    if load is not None:                  # one direction in the space of all parameters
+        vs = {k: direction(v.shape) / np.sqrt(len(params)) for k, v in params.items()}
 
-            def loss_at(step, pname=pname, value=value, v=v):
-                load({**params, pname: value + step * v})
-                return _loss(_flat(run(inputs)), upstream)
-            derivative(f"its parameter {pname}", float(np.sum(ref_grads_p[pname] * v)), loss_at)
+        def loss_at(step):
+            load({k: v + step * vs[k] for k, v in params.items()})
+            return _loss(_flat(run(inputs)), upstream)
+        derivative("its parameters " + ", ".join(params),
+                   float(sum(np.sum(ref_grads_p[k] * v) for k, v in vs.items())), loss_at)
         load(params)
 
 
 def _check_state_dict(cell, sd: dict, cls_name: str, where: str) -> None:
     """The module's ``state_dict``, fetched as values, holds what was loaded, under its names."""
-    got = to_numpy(dict(cell.state_dict()))
+    got = to_numpy(dict(method(cell, "state_dict")))
     if set(got) != set(sd):
         raise AssertionError(f"the state_dict of your {cls_name} has the keys {sorted(got)}, "
                              f"expected {sorted(sd)}.\n  Hint: {cls_name}.__init__ creates "
@@ -543,7 +544,7 @@ def _torch_cell(kind: str, D: int, H: int, seed: int, scale: float = 1.0,
 def _load_cell(learner_cell, sd: dict, cls_name: str) -> None:
     """``learner_cell.load_state_dict(sd)`` with a message that says what the names must be."""
     try:
-        learner_cell.load_state_dict(sd)
+        method(learner_cell, "load_state_dict", sd)
     except NotImplementedError:
         raise
     except Exception as exc:
@@ -591,7 +592,7 @@ def gru_cell(GRUCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
     h = rng.uniform(-1, 1, (N, H))                           # (N, H)
     dh = rng.standard_normal((N, H))                         # (N, H)
     cell = GRUCell(D, H)
-    cell.double()
+    method(cell, "double")
     sd = cell_state_dict(ref)
     _load_cell(cell, sd, "GRUCell")
     where = f" (N={N}, D={D}, H={H}" + (", h=None)" if h_none else ")")
@@ -659,7 +660,7 @@ def lstm_cell(LSTMCell, N: int, D: int, H: int, seed: int, scale: float = 1.0,
     h = rng.uniform(-1, 1, (N, H))                           # (N, H)
     c = rng.standard_normal((N, H))                          # (N, H)
     cell = LSTMCell(D, H)
-    cell.double()
+    method(cell, "double")
     sd = cell_state_dict(ref)
     _load_cell(cell, sd, "LSTMCell")
     state = None if state_none else (_t(h), _t(c))
@@ -758,9 +759,11 @@ def gru_module(GRU, N: int, T: int, D: int, H: int, num_layers: int, seed: int,
     ``torch.nn.GRU(..., batch_first=True)`` after ``load_torch_state_dict(torch_gru.state_dict())``.
 
     ``gru(x, h0) -> (output (N, T, H), h_n (num_layers, N, H))`` for ``x (N, T, D)``,
-    ``h0 (num_layers, N, H)`` or ``None``; with ``grads`` also the gradients of
-    ``sum(output * d_out) + sum(h_n * d_hn)`` on ``x`` and ``h0`` by autograd through the
-    learner's module, against torch's.
+    ``h0 (num_layers, N, H)`` or ``None``; with ``grads`` also the derivatives of
+    ``sum(output * d_out) + sum(h_n * d_hn)`` along random directions of ``x`` and ``h0``, by
+    finite differences of the module's outputs, against torch's gradients (and, where the
+    module is a local object, the gradients autograd computes through it: see
+    :func:`_module_checks`).
     """
     torch.manual_seed(seed)
     ref = nn.GRU(D, H, num_layers=num_layers, batch_first=True).double()
@@ -768,9 +771,9 @@ def gru_module(GRU, N: int, T: int, D: int, H: int, num_layers: int, seed: int,
     x = rng.standard_normal((N, T, D))                       # (N, T, D)
     h0 = rng.uniform(-1, 1, (num_layers, N, H))              # (L, N, H)
     mine = GRU(D, H, num_layers)
-    mine.double()
+    method(mine, "double")
     try:
-        mine.load_torch_state_dict(ref.state_dict())
+        method(mine, "load_torch_state_dict", ref.state_dict())
     except NotImplementedError:
         raise
     except Exception as exc:

@@ -7,6 +7,7 @@ A harness's learner objects are the learner's own (a learner running the test ce
   live, so that a second call works on the same objects (a cache called twice, an argument
   written in place) in both places;
 * :func:`repeated_call`: many calls of one function on the same objects (draws of a sampler);
+  :func:`method`: a method call in one request;
 * :func:`learner_autograd`: autograd through a learner's module, only where the harness runs
   in the learner's own process (the grader cannot run it: it would be a judgement made in the
   kernel, see :mod:`rnnkit.testing.kernel_side`).
@@ -64,6 +65,15 @@ def kept(like, value):
         from rnnkit.testing import remote
         return remote.store(like, value)[0]
     return value
+
+
+def method(obj, name: str, *args):
+    """``obj.<name>(*args)``: when grading, one request to the kernel (reading the bound method
+    and calling it would take two)."""
+    if is_remote(obj):
+        from rnnkit.testing import remote
+        return remote.call_method(obj, name, *args)
+    return getattr(obj, name)(*args)
 
 
 def repeated_call(fn, n: int, *args) -> list:
