@@ -13,7 +13,8 @@ existed is rendered clean too. It
   ``text/plain``, ``image/png`` and ``image/jpeg`` data (the images only when they are base64,
   their width and height only when they are numbers), and ``text/markdown`` rewritten as learner
   Markdown is (below: lesson 05 shows its table of results so); HTML, JavaScript, SVG, LaTeX,
-  widget and every other kind of output is dropped, and a line of text says what was dropped;
+  widget and every other kind of output is dropped (a line of text says what was dropped where
+  nothing else of the output is left);
 - rewrites the Markdown of every cell that is not the course's own (answer cells of written
   answers, cells the learner edited or added): raw HTML becomes text, while Markdown, code and
   LaTeX math (``$...$``, ``$$...$$``) render as before. The rewritten cell is rendered the way
@@ -218,9 +219,9 @@ def sanitize_output(output: dict) -> dict | None:
     """The output with only inert data, or None when nothing of it can be shown."""
     kind = output.get("output_type")
     if kind == "stream":
-        if output.get("name") not in ("stdout", "stderr") or not isinstance(output.get("text"), (str, list)):
-            return None
-        return output
+        ok = output.get("name") in ("stdout", "stderr") and isinstance(output.get("text"),
+                                                                       (str, list))
+        return output if ok else None
     if kind == "error":
         return output
     if kind not in ("display_data", "execute_result"):
@@ -239,16 +240,14 @@ def sanitize_output(output: dict) -> dict | None:
         kept["text/markdown"] = sanitize_markdown(
             "".join(markdown) if isinstance(markdown, list) else markdown)
     dropped = sorted(k for k in data if k not in kept)
-    if dropped:
-        note = (f"[{', '.join(dropped)} output not shown: HTML, JavaScript and other active "
-                f"outputs of a submission are removed before grading pages show it]")
-        plain = kept.get("text/plain")
-        plain = "".join(plain) if isinstance(plain, list) else plain
-        kept["text/plain"] = f"{plain}\n{note}" if plain else note
-    output["data"] = kept
+    if dropped and not kept:                    # else its text or image stands for it
+        kept["text/plain"] = (f"[{', '.join(dropped)} output not shown: HTML, JavaScript and "
+                              f"other active outputs of a submission are removed before "
+                              f"grading pages show it]")
+    output["data"] = nbformat.from_dict(kept)
     meta = output.get("metadata") if isinstance(output.get("metadata"), dict) else {}
-    output["metadata"] = {m: _image_metadata(meta[m]) for m in IMAGE_DATA
-                          if m in kept and m in meta and _image_metadata(meta[m])}
+    sizes = {m: _image_metadata(meta.get(m)) for m in IMAGE_DATA if m in kept}
+    output["metadata"] = nbformat.from_dict({m: v for m, v in sizes.items() if v})
     if kind == "execute_result" and not isinstance(output.get("execution_count"), int):
         output["execution_count"] = None
     return output

@@ -283,10 +283,11 @@ def test_the_graded_notebook_holds_nothing_active(graded):
     """What autograde wrote to autograder/autograded/ (which the instructor may also open in
     JupyterLab) is clean itself: inert outputs only, learner Markdown that renders inert."""
     sanitize = _sanitizer()
-    nb = load_nb(graded["root"] / "autograder" / "autograded" / STUDENT / LESSON / f"{LESSON}.ipynb")
-    course = {"".join(c["source"]) for c in
-              load_nb(graded["root"] / "lessons" / LESSON / f"{LESSON}.ipynb")["cells"]
-              if c["cell_type"] == "markdown" and not c["metadata"].get("nbgrader", {}).get("solution")}
+    root = graded["root"]
+    nb = load_nb(root / "autograder" / "autograded" / STUDENT / LESSON / f"{LESSON}.ipynb")
+    released = load_nb(root / "lessons" / LESSON / f"{LESSON}.ipynb")
+    course = {"".join(c["source"]) for c in released["cells"] if c["cell_type"] == "markdown"
+              and not c["metadata"].get("nbgrader", {}).get("solution")}
     active = []
     for i, cell in enumerate(nb["cells"]):
         for out in cell.get("outputs", []):
@@ -316,8 +317,8 @@ def test_a_notebook_graded_before_the_fix_is_rendered_clean(graded):
          "data": {"text/html": f"<img src=x onerror=\"{js('old-html')}\">"}},
         {"output_type": "display_data", "metadata": {},
          "data": {"application/javascript": js("old-javascript")}},
-        {"output_type": "display_data", "metadata": {"image/png": {"width": f"1 onload={js('old-png')}"}},
-         "data": {"image/png": PNG}},
+        {"output_type": "display_data", "data": {"image/png": PNG},
+         "metadata": {"image/png": {"width": f"1 onload={js('old-png')}"}}},
     ]
     sources = {"".join(c["source"]) for c in hostile["cells"] if c["cell_type"] == "markdown"
                and ("<img" in "".join(c["source"]) or "<details" in "".join(c["source"]))}
