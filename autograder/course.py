@@ -98,12 +98,20 @@ def _seed_salt(student: str, lesson: str) -> str:
     return str(zlib.crc32(f"{student}/{lesson}".encode()) % 1_000_003)
 
 
+ACTIVE_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml", ".xht", ".svg", ".svgz", ".xml", ".xsl",
+                   ".xslt", ".js", ".mjs", ".pdf", ".swf"}
+"""Files of a submission that a browser runs or renders with script."""
+
+
 def clean_submission(student: str, lesson: str) -> str | None:
     """Make a submitted folder safe for nbgrader, which runs outside the sandbox.
 
     Symbolic links are removed (nbgrader would follow them: a notebook linked to the gradebook
     would be overwritten by the graded notebook), and the notebook must be a regular file.
-    Returns why the submission cannot be graded, or None.
+    Files a browser would run (HTML, SVG, JavaScript, XML, PDF: see ACTIVE_SUFFIXES) are removed
+    too: autograde copies a submission's files beside the graded notebook, and the formgrader
+    serves that folder from the instructor's Jupyter server, where such a file's script would
+    run with the instructor's session. Returns why the submission cannot be graded, or None.
     """
     folder = SUBMITTED / student / lesson
     if folder.is_symlink():
@@ -116,6 +124,10 @@ def clean_submission(student: str, lesson: str) -> str | None:
             if path.is_symlink():
                 path.unlink()
                 removed.append(str(path.relative_to(folder)))
+            elif path.is_file() and path.suffix.lower() in ACTIVE_SUFFIXES:
+                path.unlink()
+                print(f"{student}/{lesson}: removed {path.relative_to(folder)} from the submission "
+                      f"(a file a browser would run is never served to the instructor)")
     notebook = folder / f"{lesson}.ipynb"
     if removed and not notebook.exists():
         return (f"the notebook was a symbolic link, not a file (removed: {', '.join(removed)}); "

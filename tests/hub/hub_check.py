@@ -855,13 +855,30 @@ def main(argv=None) -> int:
             venv = REPO / ".venv"
             third_party = [p for p in found["hits"] if p.startswith("/usr/") or
                            (p.startswith(f"{venv}/") and "rnnkit" not in p)]
-            leaks = {p: v for p, v in found["hits"].items() if p not in third_party}
+            # nbgrader's markers alone are a leak where course material lives (the course, the
+            # exchange, homes, temporary folders); elsewhere (a tool of the machine that mentions
+            # them) only a solution or hidden-test line is
+            course_places = [str(REPO), str(hub.course), str(hub.exchange), "/home/", "/tmp/",
+                             "/var/tmp/", "/srv/"] + \
+                [pwd.getpwnam(n).pw_dir for n in [*INSTRUCTORS, *STUDENTS]]
+            markers = {"BEGIN SOLUTION", "BEGIN HIDDEN"}
+
+            def is_leak(path, found_patterns):
+                if path in third_party:
+                    return False
+                return bool(set(found_patterns) - markers) or \
+                    any(path == c or path.startswith(c.rstrip("/") + "/") for c in course_places)
+            elsewhere = {p: v for p, v in found["hits"].items()
+                         if p not in third_party and not is_leak(p, v)}
+            leaks = {p: v for p, v in found["hits"].items() if is_leak(p, v)}
             leaks.update({f"git:{g}": v for g, v in found["git"].items()})
             report = [f"{found['files']} readable files in {found['dirs']} folders as {BOB}; "
                       f"{len(patterns)} patterns ({len(lib_lines)} answer-like lines also in rnnkit left out); "
                       f"{len(third_party)} third-party files (Python packages, /usr) match a pattern"
                       + (f"; not walked (HUB_WALK_SKIP): {extra_skip}" if extra_skip else "") + ":"]
             report += [f"  {p}: {v[:3]}" for p, v in sorted(found["hits"].items()) if p in third_party]
+            report += ["nbgrader's markers (no answer line) outside the course's places:"] + \
+                [f"  {p}: {v[:3]}" for p, v in sorted(elsewhere.items())]
             report += ["LEAKS:"] + [f"  {p}: {v[:5]}" for p, v in sorted(leaks.items())]
             (SHOTS / "student-walk.txt").write_text("\n".join(report) + "\n")
             assert not leaks, f"{BOB} can read answers in {len(leaks)} place(s): " + \
