@@ -59,13 +59,28 @@ def test_notebooks_carry_what_the_code_draws_now(folder, drawn_now):
             meta = cell.get("metadata", {}).get("nbgrader", {})
             assert not meta.get("solution") and not meta.get("grade"), \
                 f"{folder}/{lesson}: {name} sits in an answer or graded cell"
-            if diagrams.attachment(nb, name) != drawn_now[name]:
+            att = cell.get("attachments", {}).get(name, {})
+            assert list(att) == list(diagrams.MIMES), \
+                f"{folder}/{lesson}: {name} holds {list(att)}; JupyterLab shows only a PNG first"
+            if diagrams.attachment(nb, name) != drawn_now[name]["image/svg+xml"] \
+                    or not _same_pixels(diagrams.attachment(nb, name, "image/png"),
+                                        drawn_now[name]["image/png"]):
                 stale.append(f"{lesson}/{name}")
             d = diagrams.BY_NAME[name]
             assert d.markdown() in "".join(cell["source"]), \
                 f"{folder}/{lesson}: the image line or caption of {name} is not the current one"
     assert not stale, (f"{folder}: these diagrams differ from what lib/rnnkit/diagrams.py draws "
                        f"now: {stale}; run `make diagrams` and commit the notebooks")
+
+
+def _same_pixels(a: bytes, b: bytes) -> bool:
+    """The two PNGs decode to the same pixels (the bytes may differ with the zlib in use)."""
+    import io
+
+    import matplotlib.image
+    import numpy as np
+    pa, pb = (matplotlib.image.imread(io.BytesIO(x), format="png") for x in (a, b))
+    return pa.shape == pb.shape and np.array_equal(pa, pb)
 
 
 def test_new_diagram_cells_are_plain_markdown_with_unique_ids():

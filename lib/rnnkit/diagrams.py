@@ -5,11 +5,12 @@ label) is one edit here followed by one command::
 
     make diagrams    # python -m rnnkit.diagrams embed solutions; a release per changed lesson
 
-which redraws every diagram, stores it as an SVG **cell attachment** of a Markdown cell of the
+which redraws every diagram, stores it as a **cell attachment** of a Markdown cell of the
 solution notebook (``![RNN cell](attachment:rnn_cell.svg)``), and lets ``course.py release``
 carry it into ``lessons/``. An attachment travels inside the notebook: the image shows offline
 in JupyterLab, in nbconvert's HTML (the feedback) and in the formgrader, with no file beside
-the notebook.
+the notebook. The attachment holds a PNG (first: JupyterLab renders no SVG attachment) and the
+SVG (nbconvert prefers it), see ``MIMES``.
 
 The SVG bytes are deterministic (a fixed ``svg.hashsalt``, no date in the metadata, text drawn
 as paths with matplotlib's own fonts), so ``render(name)`` today equals what is committed, and
@@ -57,6 +58,8 @@ SVG_RC = {
     "font.size": 11,
     "path.simplify": False,
 }
+
+PNG_DPI = 110             # the raster copy JupyterLab shows (see MIMES)
 
 INK = "#222222"            # forward path
 GRAD = "#c0392b"           # backward path (gradients)
@@ -138,6 +141,13 @@ class Canvas:
         with matplotlib.rc_context(SVG_RC):
             self.fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight",
                              pad_inches=0.05)
+        return buf.getvalue()
+
+    def png(self) -> bytes:
+        buf = io.BytesIO()
+        with matplotlib.rc_context(SVG_RC):
+            self.fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None},
+                             bbox_inches="tight", pad_inches=0.05, facecolor="white")
         return buf.getvalue()
 
 
@@ -619,13 +629,26 @@ DIAGRAMS: list[Diagram] = [
 BY_NAME = {d.name: d for d in DIAGRAMS}
 
 
+# An attachment holds the diagram twice. JupyterLab (4.6) shows only the first type of an
+# attachment's bundle and only if it is a raster type (its AttachmentsResolver throws "Cannot
+# render unknown image mime type" on image/svg+xml), so PNG comes first (nbformat also writes the
+# keys sorted); nbconvert, hence the feedback HTML and the formgrader, prefers the SVG.
+MIMES = ("image/png", "image/svg+xml")
+
+
 def render(name: str) -> bytes:
     """The SVG bytes of diagram ``name`` (e.g. ``"rnn_cell.svg"``); the same bytes every time."""
     return BY_NAME[name].draw().svg()
 
 
-def render_all() -> dict[str, bytes]:
-    return {d.name: render(d.name) for d in DIAGRAMS}
+def render_images(name: str) -> dict[str, bytes]:
+    """``{"image/png": ..., "image/svg+xml": ...}`` of diagram ``name``, drawn once."""
+    canvas = BY_NAME[name].draw()
+    return {"image/png": canvas.png(), "image/svg+xml": canvas.svg()}
+
+
+def render_all() -> dict[str, dict[str, bytes]]:
+    return {d.name: render_images(d.name) for d in DIAGRAMS}
 
 
 # ------------------------------------------------------------------------------------------
@@ -657,10 +680,10 @@ def _image_block(name: str) -> re.Pattern:
     return re.compile(r"!\[[^\]\n]*\]\(attachment:" + re.escape(name) + r"\)(\n\n\*[^\n]*\*)?")
 
 
-def embed(nb: dict, diagram: Diagram, svg: bytes) -> bool:
-    """Put ``svg`` into ``nb`` as the attachment of the diagram's cell, creating the cell (or the
-    image in its host cell) the first time. Returns whether ``nb`` changed."""
-    data = base64.b64encode(svg).decode("ascii")
+def embed(nb: dict, diagram: Diagram, images: dict[str, bytes]) -> bool:
+    """Put ``images`` (``{mime: bytes}``, see ``MIMES``) into ``nb`` as the attachment of the
+    diagram's cell, creating the cell (or the image in its host cell) the first time. Returns
+    whether ``nb`` changed."""
     cell = find_cell(nb, diagram.name)
     if cell is None:
         if diagram.after:
@@ -694,8 +717,11 @@ def embed(nb: dict, diagram: Diagram, svg: bytes) -> bool:
         cell["source"] = _lines(new_src)
         changed = True
     attachments = cell.setdefault("attachments", {})
-    want = {"image/svg+xml": data}
-    if attachments.get(diagram.name) != want:
+    want = {mime: base64.b64encode(images[mime]).decode("ascii")
+            for mime in MIMES if mime in images}
+    old = attachments.get(diagram.name)
+    if not (isinstance(old, dict) and list(old) == list(want)
+            and all(_joined(old[k]) == v for k, v in want.items())):
         attachments[diagram.name] = want
         changed = True
     return changed
@@ -710,7 +736,7 @@ def embed_all(root: Path, lessons: list[str] | None = None) -> list[str]:
 
     Each notebook is read right before it is written, and written at once (other cells may be
     edited by others meanwhile). Returns the lessons whose notebook changed."""
-    svgs = render_all()
+    drawn = render_all()
     changed = []
     for lesson in sorted({d.lesson for d in DIAGRAMS}):
         if lessons and lesson not in lessons:
@@ -721,7 +747,7 @@ def embed_all(root: Path, lessons: list[str] | None = None) -> list[str]:
         before = json.dumps(nb, sort_keys=True)
         for d in DIAGRAMS:
             if d.lesson == lesson:
-                embed(nb, d, svgs[d.name])
+                embed(nb, d, drawn[d.name])
         if json.dumps(nb, sort_keys=True) != before:
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n",
                             encoding="utf-8")
@@ -729,15 +755,18 @@ def embed_all(root: Path, lessons: list[str] | None = None) -> list[str]:
     return changed
 
 
-def attachment(nb: dict, name: str) -> bytes | None:
-    """The SVG bytes of attachment ``name`` in ``nb``, or None."""
+def _joined(value):
+    """nbformat stores an SVG attachment as a list of lines."""
+    return "".join(value) if isinstance(value, list) else value
+
+
+def attachment(nb: dict, name: str, mime: str = "image/svg+xml") -> bytes | None:
+    """The bytes of type ``mime`` of attachment ``name`` in ``nb``, or None."""
     cell = find_cell(nb, name)
     if cell is None:
         return None
-    data = cell.get("attachments", {}).get(name, {}).get("image/svg+xml")
-    if isinstance(data, list):              # nbformat may store a string as a list of lines
-        data = "".join(data)
-    return None if data is None else base64.b64decode(data)
+    data = cell.get("attachments", {}).get(name, {}).get(mime)
+    return None if data is None else base64.b64decode(_joined(data))
 
 
 def main(argv=None) -> int:
@@ -757,9 +786,12 @@ def main(argv=None) -> int:
             print(lesson)
     else:
         args.dir.mkdir(parents=True, exist_ok=True)
-        for name, svg in render_all().items():
-            (args.dir / name).write_bytes(svg)
-            print(args.dir / name, file=sys.stderr)
+        for name, images in render_all().items():
+            stem = args.dir / name.rsplit(".", 1)[0]
+            for mime, data in images.items():
+                path = stem.with_suffix("." + mime.split("/")[1].split("+")[0])
+                path.write_bytes(data)
+                print(path, file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,8 @@ as root). For every lesson (or those named with ``--lesson``):
    ``<tmp>/_ui_test_<pid>/<lesson>/``, removed at the end: ``lessons/`` is never written);
    the "official Jupyter news" prompt must not appear (autograder/labconfig switches it off);
 2. Run All: the first error is ``NotImplementedError`` in the first exercise, none before it;
+   every image of its Markdown (the cell diagrams, stored as cell attachments) is in the page
+   and decoded (natural width > 0); one screenshot per image, ``diagram-<lesson>-<k>-<name>.png``;
 3. Validate: nbgrader's verdict is a failure;
 4. the solution's answer cells (from ``solutions/``, markers removed) are written into the copy,
    which is opened again; Run All: no error at all, every figure rendered (each image output of
@@ -309,6 +311,58 @@ DOM_IMAGES_JS = """() => {
 }"""
 
 
+MARKDOWN_IMAGES = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell .jp-RenderedMarkdown img"
+
+IMAGE_STATE_JS = """img => ({complete: img.complete, w: img.naturalWidth, h: img.naturalHeight,
+                       alt: img.getAttribute('alt') || '', src: (img.getAttribute('src') || '').slice(0, 30)})"""
+
+
+def markdown_images(nb: dict) -> list[str]:
+    """The images the Markdown cells of ``nb`` show, in order: the attachment's name for
+    ``![...](attachment:NAME)``, else the link or ``<img>``'s source."""
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        src = "".join(cell["source"])
+        for m in re.finditer(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)|<img\b[^>]*\bsrc=[\"']([^\"']+)", src):
+            target = m.group(1) or m.group(2)
+            found.append(target.removeprefix("attachment:"))
+    return found
+
+
+def check_markdown_images(page: Page, runner: Runner, lesson: str, nb: dict) -> str:
+    """Every image of the lesson's Markdown is in the page and decoded (natural width > 0);
+    one screenshot per image (the image and the caption under it)."""
+    expected = markdown_images(nb)
+    imgs = page.locator(MARKDOWN_IMAGES)
+    n = imgs.count()
+    assert n == len(expected), (f"{len(expected)} images in the lesson's Markdown "
+                                f"({', '.join(expected)}), {n} in the page")
+    bad = []
+    for k, name in enumerate(expected):
+        img = imgs.nth(k)
+        img.scroll_into_view_if_needed()
+        try:
+            img.evaluate("img => img.decode ? img.decode() : null", timeout=15_000)
+        except Exception:                                       # noqa: BLE001 (decode failed)
+            pass
+        state = img.evaluate(IMAGE_STATE_JS)
+        if not (state["complete"] and state["w"] > 0):
+            bad.append(f"{name}: {state}")
+        page.wait_for_timeout(300)
+        box = img.bounding_box()
+        if box:
+            view = page.viewport_size
+            clip = {"x": max(box["x"] - 10, 0), "y": max(box["y"] - 10, 0)}
+            clip["width"] = min(box["width"] + 20, view["width"] - clip["x"])
+            clip["height"] = min(box["height"] + 70, view["height"] - clip["y"])  # + caption
+            stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name.rsplit("/", 1)[-1]).removesuffix(".svg")
+            page.screenshot(path=str(SHOTS / f"diagram-{lesson}-{k + 1}-{stem}.png"), clip=clip)
+    assert not bad, f"images not rendered: {bad}"
+    return f"{n} Markdown images rendered ({', '.join(expected)})"
+
+
 def scroll_to(page: Page, selector: str) -> None:
     loc = page.locator(f".jp-NotebookPanel:not(.lm-mod-hidden) {selector}")
     if loc.count():
@@ -436,6 +490,8 @@ def learner(runner: Runner, lab: Lab, lessons: list[str], tmpname: str) -> None:
             return f"verdict: {text.strip().splitlines()[0][:80]!r}; {n_file} figures"
 
         if runner.step(f"learner-{lesson}-blank-run-all", blank_run):
+            runner.step(f"learner-{lesson}-markdown-images", check_markdown_images, page, runner,
+                        lesson, json.loads(path.read_text()))
             runner.step(f"learner-{lesson}-blank-validate", blank_validate)
         if runner.step(f"learner-{lesson}-filled-run-all", filled_run):
             runner.step(f"learner-{lesson}-filled-validate", filled_validate)
