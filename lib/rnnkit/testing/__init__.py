@@ -6,10 +6,9 @@ A test cell of the course reads as a few calls, one visible case and then the hi
     from rnnkit.testing import gru as tests
     tests.step_forward(gru_step_forward, N=3, D=4, H=5, seed=0)
     print("gru_step_forward matches torch.nn.GRUCell (visible tests passed)")
-    ### BEGIN HIDDEN TESTS
-    for case in tests.random_sizes(n=4, seed=hidden_seed(40)):
+    # then, between nbgrader's hidden-tests markers (kept out of every released lesson):
+    for case in tests.random_sizes(n=..., seed=hidden_seed(...)):
         tests.step_forward(gru_step_forward, **case)
-    ### END HIDDEN TESTS
 
 The same cell runs in two places:
 
