@@ -248,12 +248,18 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
             argv += ["--ro-bind", path, path]
             bound.append(Path(path))
     made = {Path("/")}
+    hide = any(root.is_relative_to(b) for b in bound)    # the course inside a system folder
+
+    def visible(path: Path) -> bool:
+        """Whether path is there already: under a bound folder, not the hidden course."""
+        return (any(path.is_relative_to(b) for b in bound)
+                and not (hide and path.is_relative_to(root)))
 
     def parents(target: Path) -> None:
         # bwrap creates missing folders above a mount point with mode 0700 (as root, not
         # enterable by the kernel's uid): create them first, enterable by anyone.
         for parent in reversed(target.parents):
-            if parent not in made and not any(parent.is_relative_to(b) for b in bound):
+            if parent not in made and not visible(parent):
                 made.add(parent)
                 argv.extend(["--perms", "0755", "--dir", str(parent)])
 
@@ -265,13 +271,11 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
              "--proc", "/proc", "--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
     made.add(Path("/tmp"))
     keeps = [k for k in [root / "lessons", root / ".venv", *_runtime_paths()] if k.exists()]
-    hide = any(root.is_relative_to(b) for b in bound)
     for keep in sorted(dict.fromkeys(keeps), key=lambda p: len(p.parts)):
-        if any(keep.is_relative_to(b) for b in bound) and not (hide and keep.is_relative_to(root)):
+        if visible(keep):
             continue                          # already visible through a folder bound above
         if hide and keep.is_relative_to(root) and root not in made:
-            parents(root)
-            argv += ["--tmpfs", str(root)]    # the course inside a system folder: hide it
+            argv += ["--perms", "0755", "--tmpfs", str(root)]     # hide the course
             made.add(root)
         parents(keep)
         argv += ["--ro-bind", str(keep), str(keep)]
