@@ -288,8 +288,10 @@ class SanitizeLearnerCells(Preprocessor):
         if top not in path.parents:
             return {}, None
         try:
-            released = json.loads(path.read_text())
-        except (OSError, ValueError):
+            # nbformat.reads, not json.loads: it joins the multi-line strings (an SVG
+            # attachment is stored as a list of lines) as the renderers expect them
+            released = nbformat.reads(path.read_text(), as_version=4)
+        except Exception:                                   # noqa: BLE001 (unreadable lesson)
             return {}, None
         course_md, ids = {}, set()
         for cell in released.get("cells", []):
