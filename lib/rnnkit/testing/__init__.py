@@ -49,6 +49,10 @@ Rules a harness follows so that it works the same in both places:
 6. Hidden cases draw their seeds from :func:`hidden_seed`, so each submission is graded on its
    own random values (the salt is fixed per student and lesson: regrading gives the same
    scores).
+
+Importing this package in a learner's IPython kernel installs :mod:`rnnkit.testing.display`'s
+exception handler: a failing test cell shows its message (and the line of the learner's code
+that raised, when theirs did), not the harness's traceback.
 """
 
 from __future__ import annotations
@@ -57,9 +61,12 @@ import os
 
 import numpy as np
 
+from rnnkit.testing import display
 from rnnkit.testing.ops import learner_autograd, to_numpy
 
 __all__ = ["hidden_seed", "learner_autograd", "to_numpy"]
+
+display.install()
 
 
 def hidden_seed(base: int) -> int:
