@@ -48,9 +48,9 @@ def _sequence(L, D, H, seed, W_hh_scale, h0_scale=0.5, h0="normal"):
 # ---------------------------------------------------------------------------------------------
 # Exercise 1: jacobian_product
 # ---------------------------------------------------------------------------------------------
-_HINT_J = ("J_k = diag(1 - h_k**2) @ W_hh, i.e. (1 - h[k]**2)[:, None] * W_hh (W_hh, not W_hh.T); "
-           "the tanh derivative of step k uses h[k], the state step k produces, not h[k-1]; "
-           "multiply each new J_k on the LEFT: J = J_k @ J for k = t+1, ..., T.")
+_HINT_J = ("see section 2 of the lesson: each factor J_k uses W_hh itself (not W_hh.T) and the "
+           "tanh derivative of step k taken at h[k], the state step k produces (not h[k-1]); "
+           "each new factor goes on the LEFT of the running product, for k = t+1, ..., T.")
 
 
 def _jacobian(x, h, w, t, T):
@@ -96,8 +96,8 @@ def jacobian_product(jacobian_product, L, D, H, seed, W_hh_scale=1.0, spans=None
                              "matrix.")
         else:
             check_close(what, J, _jacobian(x, h, w, t, T), rtol=1e-4, atol=1e-7,
-                        hint=(f"one step: dh_{T}/dh_{t} = diag(1 - h[{T}]**2) @ W_hh. "
-                              if T == t + 1 else "") + _HINT_J)
+                        hint=(f"one step: dh_{T}/dh_{t} is the single factor J_{T} of "
+                              f"section 2. " if T == t + 1 else "") + _HINT_J)
     if twice:
         first = to_numpy(_call("jacobian_product", jacobian_product, h, w["W_hh"], 0, L))
         again = _call("jacobian_product", jacobian_product, h, w["W_hh"], 0, L)
@@ -109,8 +109,8 @@ def jacobian_product(jacobian_product, L, D, H, seed, W_hh_scale=1.0, spans=None
 # Exercise 2: hidden_grad_norms
 # ---------------------------------------------------------------------------------------------
 _HINT_N = ("norms[k-1] is ||dL/dh_k||: the LAST entry is ||dh_T|| and the first is ||dL/dh_1|| "
-           "(do not reverse); step back with g = (g * (1 - h[k]**2)) @ W_hh, using h[k] (not "
-           "h[k-1]) and W_hh (not W_hh.T).")
+           "(do not reverse); step back one state at a time with the one-step recursion of "
+           "section 2, using h[k] (not h[k-1]) and W_hh (not W_hh.T).")
 
 
 def _autograd_norms(x, h0, w, dh_T):

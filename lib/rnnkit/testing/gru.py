@@ -41,6 +41,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.checks import check_close, check_returns, check_scalar, check_shape
+from rnnkit.testing import mistakes
+from rnnkit.testing.mistakes import check_named, identify
 from rnnkit.testing.ops import (element, is_remote, kept, kept_call, learner_autograd, method,
                                 to_numpy)
 from rnnkit.torch_bridge import cell_from_numpy, layer_from_numpy, random_weights
@@ -215,8 +217,11 @@ def step_forward(gru_step_forward, N: int, D: int, H: int, seed: int, scale: flo
     h_next, _ = _call_step_forward(gru_step_forward, x, h, W)
     where = f" (N={N}, D={D}, H={H}, {_dtype_name(dtype)} inputs)"
     tol = TOL32 if _dtype_name(dtype) == "float32" else TOL64
-    check_close("h_next from gru_step_forward" + where, h_next, reference_step(x, h, W),
-                hint=_HINT_STEP, **tol)
+    expected = reference_step(x, h, W)
+    case = {"x": x, "h": h, "w": W}
+    check_named("h_next from gru_step_forward" + where, h_next, expected, hint=_HINT_STEP,
+                spot=lambda: identify(mistakes.GRU_STEP_FORWARD, case, {"h_next": h_next},
+                                      {"h_next": expected}, **tol), **tol)
 
 
 _HINT_SHAPE = ("h holds one state per step: shape (N, T, H), batch-first, with h[:, t] the "
@@ -245,32 +250,37 @@ def forward(gru_forward, N: int, T: int, D: int, H: int, seed: int, scale: float
 
 
 _STEP_HINTS = {
-    "db_ih": ("With dn = dh_next * (1 - z) and dz = dh_next * (h_prev - n): the input-side "
-              "pre-activation gradients are [da_r, da_z, da_n] side by side in the order r, z, "
-              "n, with da_n = dn * (1 - n**2), da_z = dz * z * (1 - z), da_r = (da_n * hn) * "
-              "r * (1 - r), hn = h_prev @ W_hn.T + b_hn; db_ih is their sum over the batch."),
-    "db_hh": ("b_hh does NOT get the same gradient as b_ih in a GRU: its r and z blocks are "
-              "da_r and da_z as for b_ih, but its n block is da_n * r, because b_hn sits "
-              "inside r * (h_prev @ W_hn.T + b_hn)."),
-    "dx": "dx = [da_r, da_z, da_n] @ W_ih, (N, 3H) @ (3H, D).",
-    "dh_prev": ("dh_prev has a direct term dh_next * z (from h_next = ... + z * h_prev) plus "
-                "[da_r, da_z, da_n * r] @ W_hh, (N, 3H) @ (3H, H): the n block of the hidden "
-                "side is multiplied by r."),
-    "dW_ih": "dW_ih = [da_r, da_z, da_n].T @ x, (3H, N) @ (N, D): summed over the batch.",
-    "dW_hh": "dW_hh = [da_r, da_z, da_n * r].T @ h_prev, (3H, N) @ (N, H).",
+    "db_ih": ("start from the gradient on h_next and follow each path back: to the candidate "
+              "n, to the update gate z, and through n's tanh to the reset gate r (Hints 1 to 6 "
+              "above the exercise); db_ih holds the three pre-activation gradients side by "
+              "side in the order r, z, n, summed over the batch."),
+    "db_hh": ("b_hh does NOT get the same gradient as b_ih in a GRU: its n block sits inside "
+              "the reset gate's product (Hint 7 above the exercise)."),
+    "dx": "dx has the shape of x, (N, D): match the shapes of the product (Hint 8 above the "
+          "exercise).",
+    "dh_prev": ("h_prev reaches h_next by a direct path as well as through the matrix products, "
+                "and the hidden side of the n block is scaled by r (Hints 4 and 7 above the "
+                "exercise)."),
+    "dW_ih": "dW_ih has the shape of W_ih, (3H, D), summed over the batch (Hint 8 above the "
+             "exercise).",
+    "dW_hh": "dW_hh has the shape of W_hh, (3H, H); its n block comes from the hidden side "
+             "(Hints 7 and 8 above the exercise).",
 }
 _STEP_ORDER = ("db_ih", "db_hh", "dx", "dh_prev", "dW_ih", "dW_hh")
 
-_LOOP = ("Go t = T-1, ..., 0. At step t the gradient on h is dh[:, t] + the dh_prev returned "
-         "by step t+1 (zeros at t = T-1). ")
+_LOOP = ("Go through the steps in reverse order; look at the gradient each step receives "
+         "(Hints 1 and 2 above gru_backward). ")
 _SEQ_HINTS = {
     "dx": _LOOP + "dx[:, t] is the dx of step t; an off-by-one in t or a gradient that is not "
                   "carried from step to step shows up here first.",
-    "dh0": _LOOP + "dh0 is the dh_prev returned by step t = 0.",
-    "dW_ih": "The weights are shared by all steps: dW_ih is the SUM of the step gradients over t.",
-    "dW_hh": "dW_hh is the SUM over t of the step gradients (each uses its own h_prev).",
-    "db_ih": "db_ih is the SUM over t of the step gradients.",
-    "db_hh": "db_hh is the SUM over t of the step gradients (not a copy of db_ih in a GRU).",
+    "dh0": _LOOP + "dh0 is what step t = 0 sends back to the initial state.",
+    "dW_ih": "The weights are shared by all steps: how do the step gradients combine (Hint 3 "
+             "above gru_backward)?",
+    "dW_hh": "The weights are shared by all steps (Hint 3 above gru_backward); each step uses "
+             "its own h_prev.",
+    "db_ih": "The biases are shared by all steps (Hint 3 above gru_backward).",
+    "db_hh": "The biases are shared by all steps (Hint 3 above gru_backward); in a GRU db_hh "
+             "is not a copy of db_ih.",
 }
 _SEQ_ORDER = ("dx", "dh0", "dW_ih", "dW_hh", "db_ih", "db_hh")
 
@@ -291,15 +301,21 @@ def _forward_quality(got, ref) -> tuple[str, float]:
     return "wrong", err
 
 
-def _compare_grads(fname, got, expected, names, order, hints, where, tol):
+def _compare_grads(fname, got, expected, names, order, hints, where, tol, known=(), case=None):
     got = check_returns(fname, got, len(names), names)
+
+    def spot():
+        return identify(known, case, dict(zip(names, got)), dict(zip(names, expected)), **tol)
+
     for name in order:
         k = names.index(name)
-        check_close(f"{name} from {fname}{where}", got[k], expected[k], hint=hints[name], **tol)
+        check_named(f"{name} from {fname}{where}", got[k], expected[k], hint=hints[name],
+                    spot=spot, **tol)
 
 
 def _grade_backward(fname, fwd_name, call_learner_forward, ref_out, documented_cache,
-                    call_backward, expected, names, order, hints, where, backward_fn):
+                    call_backward, expected, names, order, hints, where, backward_fn,
+                    known=(), case=None):
     """Try the learner's backward on the learner's cache, then on the documented cache.
 
     The learner's cache stays where the learner's forward put it (a handle to it when grading),
@@ -316,7 +332,8 @@ def _grade_backward(fname, fwd_name, call_learner_forward, ref_out, documented_c
         tol = GRAD_TOL64 if quality == "float64" else GRAD_TOL32
         try:
             _compare_grads(fname, call_backward(element(obj, 1)), expected, names, order, hints,
-                           where + f" (called with the cache of your {fwd_name})", tol)
+                           where + f" (called with the cache of your {fwd_name})", tol,
+                           known, case)
             return f"on the cache of your {fwd_name}"
         except NotImplementedError:
             raise
@@ -335,7 +352,8 @@ def _grade_backward(fname, fwd_name, call_learner_forward, ref_out, documented_c
     try:
         _compare_grads(fname, call_backward(kept(backward_fn, documented_cache)), expected,
                        names, order, hints,
-                       where + f" (called with the documented cache of {fwd_name})", GRAD_TOL64)
+                       where + f" (called with the documented cache of {fwd_name})", GRAD_TOL64,
+                       known, case)
     except NotImplementedError:
         raise
     except Exception as exc:
@@ -367,7 +385,7 @@ def step_backward(gru_step_backward, gru_step_forward, N: int, D: int, H: int, s
         reference_step(x, h, W), reference_step_cache(x, h, W),
         lambda cache: gru_step_backward(dh.copy(), cache),
         reference_step_grads(x, h, W, dh), STEP_GRADS, _STEP_ORDER, _STEP_HINTS, where,
-        gru_step_backward)
+        gru_step_backward, mistakes.GRU_STEP_BACKWARD, {"x": x, "h": h, "w": W, "dh": dh})
 
 
 def backward(gru_backward, gru_forward, N: int, T: int, D: int, H: int, seed: int,
@@ -395,7 +413,8 @@ def backward(gru_backward, gru_forward, N: int, T: int, D: int, H: int, seed: in
         lambda: kept_call(gru_forward, x.copy(), h0.copy(), *(w.copy() for w in _weights(W))),
         reference_forward(x, h0, W), reference_cache(x, h0, W),
         lambda cache: gru_backward(dh.copy(), cache),
-        reference_grads(x, h0, W, dh), SEQ_GRADS, _SEQ_ORDER, _SEQ_HINTS, where, gru_backward)
+        reference_grads(x, h0, W, dh), SEQ_GRADS, _SEQ_ORDER, _SEQ_HINTS, where, gru_backward,
+        mistakes.GRU_BACKWARD, {"x": x, "h": h0, "w": W, "dh": dh})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.checks import check_close, check_returns, check_shape
+from rnnkit.testing import mistakes
+from rnnkit.testing.mistakes import check_named, identify
 from rnnkit.testing.ops import element, kept, kept_call
 from rnnkit.testing.rnn import (F32_RTOL, F32_ATOL, _call, _dtype, _tol, backward_with_fallback,
                                 forward_precise)
@@ -132,8 +134,16 @@ def step_forward(lstm_step_forward, N, D, H, seed, scale=1.0, dtype="float64", r
     h_next, c_next, _ = check_returns("lstm_step_forward", out, 3, ("h_next", "c_next", "cache"))
     h_ref, c_ref = _ref_step(x, h, c, W)
     where = f" (N={N}, D={D}, H={H}, {dt.name} inputs)"
-    check_close("c_next" + where, c_next, c_ref, rtol=rtol, atol=atol, hint=_HINT_STEP_C)
-    check_close("h_next" + where, h_next, h_ref, rtol=rtol, atol=atol, hint=_HINT_STEP_H)
+    case = {"x": x, "h": h, "c": c, "w": W}
+
+    def spot():
+        return identify(mistakes.LSTM_STEP_FORWARD, case, {"h_next": h_next, "c_next": c_next},
+                        {"h_next": h_ref, "c_next": c_ref}, rtol, atol)
+
+    check_named("c_next" + where, c_next, c_ref, rtol=rtol, atol=atol, hint=_HINT_STEP_C,
+                spot=spot)
+    check_named("h_next" + where, h_next, h_ref, rtol=rtol, atol=atol, hint=_HINT_STEP_H,
+                spot=spot)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,16 +198,20 @@ def forward(lstm_forward, N, T, D, H, seed, scale=1.0, dtype="float64", rtol=1e-
 # Exercise 3: lstm_step_backward
 # ---------------------------------------------------------------------------------------------
 STEP_HINTS = {
-    "dc_prev": "dc_prev = (dc_next + dh_next * o * (1 - tanh(c_next)**2)) * f: the cell gradient "
-               "has two sources (the next cell state and h_next) and goes back through f only.",
-    "db_ih": "db_ih is dA summed over the batch, dA = [di*i*(1-i), df*f*(1-f), dg*(1-g**2), "
-             "do*o*(1-o)] side by side in the order i, f, g, o, with do = dh_next * tanh(c_next), "
-             "di = dc*g, df = dc*c_prev, dg = dc*i and dc the TOTAL gradient on c_next.",
-    "db_hh": "b_hh enters A exactly like b_ih: it gets the same gradient, dA.sum(axis=0).",
-    "dx": "dx = dA @ W_ih, (N, 4H) @ (4H, D). If db_ih passed, the product is the suspect.",
-    "dh_prev": "dh_prev = dA @ W_hh, (N, 4H) @ (4H, H).",
-    "dW_ih": "dW_ih = dA.T @ x, (4H, N) @ (N, D): summed over the batch.",
-    "dW_hh": "dW_hh = dA.T @ h_prev, (4H, N) @ (N, H): it multiplies h_prev, not h_next.",
+    "dc_prev": "c_prev reaches c_next through one product only, and the gradient on c_next has "
+               "two sources (Hints 3 and 4 above the exercise).",
+    "db_ih": "the gradient on the pre-activations: four blocks side by side in torch's gate "
+             "order, each through its gate's own nonlinearity (Hints 5 and 6 above the "
+             "exercise); it starts from the TOTAL gradient on c_next (Hint 3).",
+    "db_hh": "b_hh enters the pre-activations exactly like b_ih (Hint 7 above the exercise).",
+    "dx": "dx has the shape of x, (N, D): match the shapes of the product with the (N, 4H) "
+          "pre-activation gradient. If db_ih passed, the product is the suspect (Hint 7).",
+    "dh_prev": "dh_prev has the shape of h_prev, (N, H): match the shapes of the product "
+               "(Hint 7 above the exercise).",
+    "dW_ih": "dW_ih has the shape of W_ih, (4H, D), summed over the batch (Hint 7 above the "
+             "exercise).",
+    "dW_hh": "dW_hh has the shape of W_hh, (4H, H), and uses h_prev, the state that went INTO "
+             "the step (Hint 7 above the exercise).",
 }
 _STEP_ORDER = ("dc_prev", "db_ih", "db_hh", "dx", "dh_prev", "dW_ih", "dW_hh")
 
@@ -246,10 +260,16 @@ def step_backward(lstm_step_backward, lstm_step_forward, N, D, H, seed, scale=1.
         got = check_returns("lstm_step_backward",
                             _call("lstm_step_backward", lstm_step_backward, dh.copy(), dc.copy(),
                                   cache), 7, NAMES_STEP)
+        case = {"x": x, "h": h, "c": c, "w": W, "dh": dh, "dc": dc}
+
+        def spot():
+            return identify(mistakes.LSTM_STEP_BACKWARD, case, dict(zip(NAMES_STEP, got)),
+                            dict(zip(NAMES_STEP, expected)), r_tol, a_tol)
+
         for name in _STEP_ORDER:
             k = NAMES_STEP.index(name)
-            check_close(f"{name} from lstm_step_backward{where}", got[k], expected[k],
-                        rtol=r_tol, atol=a_tol, hint=STEP_HINTS[name])
+            check_named(f"{name} from lstm_step_backward{where}", got[k], expected[k],
+                        rtol=r_tol, atol=a_tol, hint=STEP_HINTS[name], spot=spot)
 
     backward_with_fallback("lstm_step_backward", "lstm_step_forward", run_forward, run_backward,
                            lambda: kept(lstm_step_backward, _documented_step_cache(x, h, c, W)),
@@ -259,19 +279,20 @@ def step_backward(lstm_step_backward, lstm_step_forward, N, D, H, seed, scale=1.
 # ---------------------------------------------------------------------------------------------
 # Exercise 4: lstm_backward
 # ---------------------------------------------------------------------------------------------
-_LOOP = ("Go t = T-1, ..., 0. At step t the hidden-state gradient is dh[:, t] + the dh_prev "
-         "returned by step t+1, and the cell gradient dc_next is the dc_prev returned by step t+1 "
-         "(zeros at t = T-1). ")
+_LOOP = ("Go through the steps in reverse order; each step receives a hidden-state gradient "
+         "and a cell-state gradient (Hints 1 to 3 above lstm_backward). ")
 SEQ_HINTS = {
     "dx": _LOOP + "dx[:, t] is the dx of step t. An off-by-one in t or a gradient that is not "
                   "carried from step to step shows up here first.",
-    "dh0": _LOOP + "dh0 is the dh_prev returned by step t = 0.",
-    "dc0": _LOOP + "dc0 is the dc_prev returned by step t = 0: the cell gradient must be carried "
-                   "through every step (multiplied by f inside lstm_step_backward).",
-    "dW_ih": "The weights are shared by all steps: dW_ih is the SUM of the step gradients over t.",
-    "dW_hh": "dW_hh is the SUM over t of the step gradients (each uses that step's h_prev).",
-    "db_ih": "db_ih is the SUM over t of the step gradients.",
-    "db_hh": "db_hh is the SUM over t of the step gradients.",
+    "dh0": _LOOP + "dh0 is what step t = 0 sends back to the initial hidden state.",
+    "dc0": _LOOP + "dc0 is what step t = 0 sends back to the initial cell state: the cell "
+                   "gradient must be carried through every step.",
+    "dW_ih": "The weights are shared by all steps: how do the step gradients combine (Hint 4 "
+             "above lstm_backward)?",
+    "dW_hh": "The weights are shared by all steps (Hint 4 above lstm_backward); each step uses "
+             "its own h_prev.",
+    "db_ih": "The biases are shared by all steps (Hint 4 above lstm_backward).",
+    "db_hh": "The biases are shared by all steps (Hint 4 above lstm_backward).",
 }
 
 
@@ -322,9 +343,15 @@ def backward(lstm_backward, lstm_forward, N, T, D, H, seed, scale=1.0, dtype="fl
         r_tol, a_tol = _tol(np.float32, rtol, atol)
         got = check_returns("lstm_backward",
                             _call("lstm_backward", lstm_backward, dh.copy(), cache), 7, NAMES_SEQ)
+        case = {"x": x, "h": h0, "c": c0, "w": W, "dh": dh}
+
+        def spot():
+            return identify(mistakes.LSTM_BACKWARD, case, dict(zip(NAMES_SEQ, got)),
+                            dict(zip(NAMES_SEQ, expected)), r_tol, a_tol)
+
         for k, name in enumerate(NAMES_SEQ):
-            check_close(f"{name} from lstm_backward{where}", got[k], expected[k], rtol=r_tol,
-                        atol=a_tol, hint=SEQ_HINTS[name])
+            check_named(f"{name} from lstm_backward{where}", got[k], expected[k], rtol=r_tol,
+                        atol=a_tol, hint=SEQ_HINTS[name], spot=spot)
 
     backward_with_fallback("lstm_backward", "lstm_forward", run_forward, run_backward,
                            lambda: kept(lstm_backward, _documented_seq_cache(x, h0, c0, W)),

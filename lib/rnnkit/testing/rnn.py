@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.checks import check_close, check_returns, check_scalar, check_shape, reference
+from rnnkit.testing import mistakes
+from rnnkit.testing.mistakes import check_named, identify
 from rnnkit.testing.ops import element, is_remote, kept, kept_call, repeated_call, to_numpy
 from rnnkit.torch_bridge import cell_from_numpy, layer_from_numpy, random_weights
 
@@ -380,7 +382,10 @@ def _check_step(fn, x, h_prev, w, what, hint, rtol, atol):
                            2, ("h_next", "cache"))
     got = check_shape(f"h_next ({what})", result[0], (N, H),
                       hint="h_next has one row per sequence and one column per hidden unit: (N, H).")
-    check_close(f"h_next ({what})", got, expected, rtol=rtol, atol=atol, hint=hint)
+    case = {"x": x, "h": h_prev, "w": w}
+    check_named(f"h_next ({what})", got, expected, rtol=rtol, atol=atol, hint=hint,
+                spot=lambda: identify(mistakes.RNN_STEP_FORWARD, case, {"h_next": got},
+                                      {"h_next": expected}, rtol, atol))
 
 
 def step_forward(rnn_step_forward, N, D, H, seed, dtype="float64", x_scale=1.0, by_term=False,
@@ -463,13 +468,18 @@ def forward(rnn_forward, N, T, D, H, seed, dtype="float64", h0="random", W_hh_sc
 # Exercise 3: rnn_step_backward
 # ---------------------------------------------------------------------------------------------
 STEP_HINTS = {
-    "db_ih": "db_ih is da summed over the batch (axis 0), with da = dh_next * (1 - h_next**2) "
-             "from (B1): the tanh derivative uses the OUTPUT h_next.",
-    "db_hh": "db_hh equals db_ih: both biases are added to the pre-activation in the same way.",
-    "dW_ih": "dW_ih = da.T @ x, shape (H, D) like W_ih; sum over the batch (do not average).",
-    "dW_hh": "dW_hh = da.T @ h_prev, with h_prev the state that went INTO the step (not h_next).",
-    "dx": "dx = da @ W_ih: (N, H) @ (H, D). The forward pass used W_ih.T, the backward pass does not.",
-    "dh_prev": "dh_prev = da @ W_hh: (N, H) @ (H, H), no transpose.",
+    "db_ih": "start from the gradient on the pre-activation: which local derivative comes "
+             "first, and from which cached value (Hints 1, 2 and 7 above the exercise)?",
+    "db_hh": "b_ih and b_hh enter the pre-activation in the same way (Hint 7 above the "
+             "exercise).",
+    "dW_ih": "dW_ih has the shape of W_ih, (H, D): which product of an (N, H) and an (N, D) "
+             "array gives it, summed over the batch (Hint 5 above the exercise)?",
+    "dW_hh": "dW_hh has the shape of W_hh, (H, H), and uses the state that went INTO the step "
+             "(Hint 6 above the exercise).",
+    "dx": "dx has the shape of x, (N, D): match the shapes of the product (Hint 3 above the "
+          "exercise).",
+    "dh_prev": "dh_prev has the shape of h_prev, (N, H): match the shapes of the product "
+               "(Hint 4 above the exercise).",
 }
 STEP_LAYOUT = "(x, h_prev, W_ih, W_hh, h_next)"
 
@@ -512,10 +522,13 @@ def step_backward(rnn_step_backward, rnn_step_forward, N, D, H, seed, dtype="flo
                                                               cache), 6, STEP_GRADS)
             got = dict(zip(STEP_GRADS, got))
             again = ", second call on the same cache: do not modify the cache in place" if r else ""
+            case = {"x": x, "h": h_prev, "w": w, "dh": dh_next}
+            spot = (lambda case=case, got=got, expected=expected:
+                    identify(mistakes.RNN_STEP_BACKWARD, case, got, expected, r_tol, a_tol))
             for name in ("db_ih", "db_hh", "dW_ih", "dW_hh", "dx", "dh_prev"):
-                check_close(f"{name} from rnn_step_backward (N={N}, D={D}, H={H}{again})",
+                check_named(f"{name} from rnn_step_backward (N={N}, D={D}, H={H}{again})",
                             got[name], expected[name], rtol=r_tol, atol=a_tol,
-                            hint=STEP_HINTS[name])
+                            hint=STEP_HINTS[name], spot=spot)
 
     backward_with_fallback("rnn_step_backward", "rnn_step_forward", run_forward, run_backward,
                            lambda: kept(rnn_step_backward, _documented_step_cache(x, h_prev, w)),
@@ -527,15 +540,15 @@ def step_backward(rnn_step_backward, rnn_step_forward, N, D, H, seed, dtype="flo
 # ---------------------------------------------------------------------------------------------
 SEQ_HINTS = {
     "dx": "dx[:, t] comes from step t alone (x_t is used only there). If it is wrong at early "
-          "steps only, the gradient on h_t is missing the part sent back by step t+1 (B3).",
-    "dh0": "dh0 is the dh_prev returned by the FIRST step (t = 0), after looping "
-           "t = T-1, ..., 0 and feeding each step dh[:, t] + dh_prev of step t+1 (B3).",
-    "dW_ih": "W_ih is used at every step: add the dW_ih of all T steps (B4); do not keep only the "
-             "last one and do not average.",
-    "dW_hh": "W_hh is used at every step: add the dW_hh of all T steps (B4); each step uses the "
-             "state that went into it (h0 for the first step).",
-    "db_ih": "Sum the bias gradients of all T steps (B4).",
-    "db_hh": "Sum the bias gradients of all T steps (B4); db_hh equals db_ih.",
+          "steps only, look at the gradient each step receives (Hints 1 and 2 above Exercise 4).",
+    "dh0": "dh0 is what the backward of the first step (t = 0) sends to the initial state, "
+           "after the loop over the steps in reverse order (Hints 2 and 3 above Exercise 4).",
+    "dW_ih": "W_ih is used at every step: how do the steps' gradients combine (Hint 4 above "
+             "Exercise 4)?",
+    "dW_hh": "W_hh is used at every step (Hint 4 above Exercise 4); each step uses the state "
+             "that went into it (h0 for the first step).",
+    "db_ih": "b_ih is used at every step (Hint 4 above Exercise 4).",
+    "db_hh": "b_hh is used at every step (Hint 4 above Exercise 4).",
 }
 SEQ_LAYOUT = "[(x[:, t], h_prev, W_ih, W_hh, h_next) for each step t]"
 
@@ -584,11 +597,15 @@ def backward(rnn_backward, rnn_forward, N, T, D, H, seed, dtype="float64", upstr
                                 (_call_again if r else _call)("rnn_backward", rnn_backward,
                                                               dh.copy(), cache), 6, SEQ_GRADS)
             again = ", second call on the same cache: do not modify the cache in place" if r else ""
+            mine = dict(zip(SEQ_GRADS, got))
+            case = {"x": x, "h": h_0, "w": w, "dh": dh}
+            spot = (lambda mine=mine: identify(mistakes.RNN_BACKWARD, case, mine, expected,
+                                               r_tol, a_tol))
             for name, g in zip(SEQ_GRADS, got):
                 check_shape(f"{name} from rnn_backward ({what})", g, shapes[name],
                             hint="Every gradient has the shape of the array it is the gradient of.")
-                check_close(f"{name} from rnn_backward ({what}{again})", g, expected[name],
-                            rtol=r_tol, atol=a_tol, hint=SEQ_HINTS[name])
+                check_named(f"{name} from rnn_backward ({what}{again})", g, expected[name],
+                            rtol=r_tol, atol=a_tol, hint=SEQ_HINTS[name], spot=spot)
 
     backward_with_fallback("rnn_backward", "rnn_forward", run_forward, run_backward,
                            lambda: kept(rnn_backward, _documented_seq_cache(x, h_0, w)),
@@ -632,8 +649,11 @@ def softmax_cross_entropy(softmax_cross_entropy, N, T, V, seed, scale=1.0, shift
         loss, _ = check_returns("softmax_cross_entropy",
                                 _call("softmax_cross_entropy", fn, np.zeros((N, T, V)), targets.copy()),
                                 2, ("loss", "dlogits"))
-        check_scalar("loss with all logits 0", loss, np.log(V),
-                     hint="uniform probabilities 1/V give ln V.")
+        zero = {"logits": np.zeros((N, T, V)), "targets": targets}
+        check_named("loss with all logits 0", loss, np.log(V), scalar=True,
+                    hint="uniform probabilities 1/V give ln V.",
+                    spot=lambda: identify(mistakes.SOFTMAX_CROSS_ENTROPY, zero, {"loss": loss},
+                                          {"loss": np.log(V)}, 1e-5, 1e-6))
     logits = (rng.standard_normal((N, T, V)) * scale + shift).astype(dt)
     what = f"N={N}, T={T}, V={V}" + (f", logits of size {scale:g}" if scale >= 100 else "") + \
         (f", logits near {shift:g}" if shift else "") + \
@@ -643,18 +663,21 @@ def softmax_cross_entropy(softmax_cross_entropy, N, T, V, seed, scale=1.0, shift
     loss, dlogits = check_returns("softmax_cross_entropy",
                                   _call("softmax_cross_entropy", fn, logits.copy(), targets.copy()),
                                   2, ("loss", "dlogits"))
-    check_scalar(f"loss ({what})", loss, loss_ref, rtol=rtol, atol=atol,
-                 hint="loss = mean over all N*T positions of -log softmax(logits)[target]; compute "
-                      "log-softmax as z - max - log(sum(exp(z - max))).")
+    case = {"logits": logits, "targets": targets}
+    expected = {"loss": np.float64(loss_ref), "dlogits": grad_ref}
+
+    def spot():
+        return identify(mistakes.SOFTMAX_CROSS_ENTROPY, case, {"loss": loss, "dlogits": dlogits},
+                        expected, 1e-4, 1e-8)
+
+    check_named(f"loss ({what})", loss, loss_ref, rtol=rtol, atol=atol, scalar=True, spot=spot,
+                hint="loss = mean over all N*T positions of -log softmax(logits)[target]; compute "
+                     "log-softmax as z - max - log(sum(exp(z - max))).")
     dlogits = check_shape(f"dlogits ({what})", dlogits, (N, T, V),
                           hint="dlogits has the shape of logits.")
-    for factor, how in ((N * T, "N*T"), (T, "T"), (N, "N")):
-        if factor > 1 and np.abs(grad_ref).max() > 1e-12 and \
-                np.allclose(dlogits, grad_ref * factor, rtol=1e-4, atol=1e-9):   # V=1: all zero
-            raise AssertionError(f"dlogits ({what}) is {how} times too large: the loss is a mean "
-                                 "over N*T positions, so dlogits = (softmax - one_hot) / (N*T).")
-    check_close(f"dlogits ({what})", dlogits, grad_ref, rtol=1e-4, atol=1e-8,
-                hint="dlogits = (softmax(logits) - one_hot(targets)) / (N*T).")
+    check_named(f"dlogits ({what})", dlogits, grad_ref, rtol=1e-4, atol=1e-8, spot=spot,
+                hint="see the hints above Exercise 5: the derivative of the log-sum-exp, one "
+                     "position, then the mean over the positions.")
 
 
 # ---------------------------------------------------------------------------------------------
