@@ -28,6 +28,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -47,6 +48,26 @@ def _message(err: BaseException) -> str:
     if not text and isinstance(err, NotImplementedError):
         text = "not written yet: the answer cell still raises NotImplementedError"
     return text
+
+
+_UNDEFINED = re.compile(r"name '([^']+)' is not defined in your notebook")
+
+
+def _undefined(err: BaseException) -> str | None:
+    """The feedback for a name the notebook never defined, when ``err`` comes from one (the
+    kernel's answer to a call of it, which a harness may have wrapped in an AssertionError
+    that says "rnn_forward raised NameError"), else None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        found = _UNDEFINED.search(str(err)) if isinstance(err, NameError) else None
+        if found:
+            name = found.group(1)
+            return (f"{name} is not defined in your notebook: when the notebook ran, no cell "
+                    f"defined it. Check that the cell that defines {name} (its exercise's "
+                    f"answer cell) runs without an error, and the spelling of the name.")
+        err = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
+    return None
 
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -102,7 +123,9 @@ def run_cell(channel, source: str) -> dict:
         name = type(err).__name__
         if isinstance(err, remote.LearnerError):
             name = "Error"
-        result = {"status": "error", "ename": name, "evalue": _message(err)}
+        undefined = _undefined(err)
+        result = {"status": "error", "ename": "NameError" if undefined else name,
+                  "evalue": undefined or _message(err)}
     except BaseException as err:      # SystemExit from a test cell: a failed test, not a crash
         result = {"status": "error", "ename": type(err).__name__, "evalue": _message(err)}
     result["stdout"] = out.getvalue()

@@ -12,8 +12,13 @@ Two notebooks of lesson 01, validated at the same time:
   ``NotImplementedError``);
 * ``one_wrong``: every answer written (the solutions' code) but ``softmax_cross_entropy``,
   which takes the maximum over the wrong axis, so NumPy raises inside the learner's function.
+
+Under grading, test cells run in the grader process (``autograder/test_runner.py``), whose
+error output is already ``ename: evalue`` alone; a unit test checks that a name the notebook
+never defined is reported as such (item 5), not as "rnn_forward raised NameError".
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -124,3 +129,37 @@ def test_one_wrong_exercise_shows_its_message_and_the_learners_line(validated):
     assert "ValueError" in error[0] and "softmax_cross_entropy" in text, text
     assert "Your code raised it at Cell In[" in text and "in softmax_cross_entropy" in text
     assert error[-1].strip().startswith("z = logits - logits.max(axis=1)"), text
+
+
+# --- under grading: the grader process -----------------------------------------------------------
+class _NotebookWithout:
+    """A channel to a kernel whose notebook never defined ``name``: what the kernel answers
+    (rnnkit.testing.kernel_side) to any request for it, as rnnkit.testing.remote raises it."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def request(self, req):
+        raise NameError(f"name '{self.name}' is not defined in your notebook: run the cell that "
+                        f"defines it (or check its spelling)")
+
+
+def test_the_grader_reports_a_name_the_notebook_never_defined():
+    sys.path.insert(0, str(REPO / "autograder"))
+    try:
+        spec = importlib.util.spec_from_file_location("test_runner_short",
+                                                      REPO / "autograder" / "test_runner.py")
+        runner = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(runner)
+    finally:
+        sys.path.remove(str(REPO / "autograder"))
+    for cell, name in (("from rnnkit.testing import rnn as tests\n"
+                        "tests.forward(rnn_forward, N=2, T=5, D=3, H=4, seed=0)\n", "rnn_forward"),
+                       ("from rnnkit.testing import lstm as tests\n"
+                        "tests.step_forward(lstm_step_forward, N=3, D=4, H=5, seed=0)\n",
+                        "lstm_step_forward")):
+        result = runner.run_cell(_NotebookWithout(name), cell)
+        assert result["status"] == "error" and result["ename"] == "NameError", result
+        assert result["evalue"].startswith(f"{name} is not defined in your notebook: when the "
+                                           f"notebook ran, no cell defined it."), result
+        assert "raised" not in result["evalue"], result
