@@ -18,10 +18,10 @@ error output is already ``ename: evalue`` alone; a unit test checks that a name 
 never defined is reported as such (item 5), not as "rnn_forward raised NameError".
 """
 
-import importlib.util
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -145,20 +145,13 @@ class _NotebookWithout:
 
 
 def test_the_grader_reports_a_name_the_notebook_never_defined():
-    sys.path.insert(0, str(REPO / "autograder"))
-    try:
-        spec = importlib.util.spec_from_file_location("test_runner_short",
-                                                      REPO / "autograder" / "test_runner.py")
-        runner = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(runner)
-    finally:
-        sys.path.remove(str(REPO / "autograder"))
+    run_cell = runpy.run_path(str(REPO / "autograder" / "test_runner.py"))["run_cell"]
     for cell, name in (("from rnnkit.testing import rnn as tests\n"
                         "tests.forward(rnn_forward, N=2, T=5, D=3, H=4, seed=0)\n", "rnn_forward"),
                        ("from rnnkit.testing import lstm as tests\n"
                         "tests.step_forward(lstm_step_forward, N=3, D=4, H=5, seed=0)\n",
                         "lstm_step_forward")):
-        result = runner.run_cell(_NotebookWithout(name), cell)
+        result = run_cell(_NotebookWithout(name), cell)
         assert result["status"] == "error" and result["ename"] == "NameError", result
         assert result["evalue"].startswith(f"{name} is not defined in your notebook: when the "
                                            f"notebook ran, no cell defined it."), result
