@@ -39,6 +39,12 @@ $(STAMP): requirements.txt lib/pyproject.toml autograder/templates/mathjax.html.
 	@echo "== Installing the course environment into $(VENV)/ (torch CPU, JupyterLab, nbgrader, NumPy,"
 	@echo "== matplotlib, statsmodels, ...): about 1.9 GB, 1.5-3 minutes on a fresh clone; pip's progress follows."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# Linux: torch's CPU build first (PyPI's torch for Linux is a CUDA build of several GB); one
+	@# quick try at PyTorch's CPU index (no retries: an offline mirror goes on at once)
+	if [ "$$(uname -s)" = Linux ] && ! $(PY) -c "import torch" 2>/dev/null; then \
+	  $(PY) -m pip install --disable-pip-version-check --progress-bar on --retries 0 --timeout 20 \
+	    --extra-index-url https://download.pytorch.org/whl/cpu "torch==2.13.0+cpu" || \
+	  echo "== torch's CPU build was not found: pip takes torch==2.13.0 from your index below"; fi
 	$(PY) -m pip install --disable-pip-version-check --progress-bar on -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e lib
 	# feedback pages and the formgrader take MathJax from the Jupyter server (works offline)
