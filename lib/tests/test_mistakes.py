@@ -82,35 +82,21 @@ SQUARE = {"W_ih not transposed", "W_ih transposed in dx"}     # computable only 
 def run(exercise, mistake=None, square=False):
     """The visible test of ``exercise`` on a learner with ``mistake`` (None: right)."""
     D = 5 if square else 4
-    if exercise == "rnn_step_forward":
-        rnn.step_forward(step_forward("rnn", mistake), N=3, D=D, H=5, seed=0, by_term=True)
-    elif exercise == "rnn_step_backward":
-        rnn.step_backward(step_backward("rnn", mistake), step_forward("rnn"), N=3, D=D, H=5,
-                          seed=0)
-    elif exercise == "rnn_backward":
-        rnn.backward(seq_backward("rnn", mistake), seq_forward("rnn"), N=2, T=4, D=D, H=5,
-                     seed=0)
-    elif exercise == "softmax_cross_entropy":
+    if exercise == "softmax_cross_entropy":
         rnn.softmax_cross_entropy(softmax(mistake), N=2, T=3, V=5, seed=0, scale=2.0,
                                   uniform_first=True)
-    elif exercise == "lstm_step_forward":
-        lstm.step_forward(step_forward("lstm", mistake), N=3, D=D, H=5, seed=0)
-    elif exercise == "lstm_step_backward":
-        lstm.step_backward(step_backward("lstm", mistake), step_forward("lstm"), N=3, D=D, H=5,
-                           seed=3)
-    elif exercise == "lstm_backward":
-        lstm.backward(seq_backward("lstm", mistake), seq_forward("lstm"), N=2, T=4, D=D, H=5,
-                      seed=4)
-    elif exercise == "gru_step_forward":
-        gru.step_forward(step_forward("gru", mistake), N=3, D=D, H=5, seed=0)
-    elif exercise == "gru_step_backward":
-        gru.step_backward(step_backward("gru", mistake), step_forward("gru"), N=3, D=D, H=5,
-                          seed=3)
-    elif exercise == "gru_backward":
-        gru.backward(seq_backward("gru", mistake), seq_forward("gru"), N=2, T=4, D=D, H=5,
-                     seed=4)
+        return
+    kind, what = exercise.split("_", 1)
+    harness = {"rnn": rnn, "lstm": lstm, "gru": gru}[kind]
+    if what == "step_forward":
+        extra = {"by_term": True} if kind == "rnn" else {}
+        harness.step_forward(step_forward(kind, mistake), N=3, D=D, H=5, seed=0, **extra)
+    elif what == "step_backward":
+        harness.step_backward(step_backward(kind, mistake), step_forward(kind), N=3, D=D, H=5,
+                              seed=3)
     else:
-        raise KeyError(exercise)
+        harness.backward(seq_backward(kind, mistake), seq_forward(kind), N=2, T=4, D=D, H=5,
+                         seed=4)
 
 
 CASES = [(ex, m) for ex, known in M.BY_EXERCISE.items() for m in known]
