@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnkit.checks import check_close, check_returns, check_scalar, check_shape, reference
+from rnnkit.checks import check_close, check_returns, check_shape, reference
 from rnnkit.testing import mistakes
 from rnnkit.testing.mistakes import check_named, identify
 from rnnkit.testing.ops import element, is_remote, kept, kept_call, repeated_call, to_numpy
