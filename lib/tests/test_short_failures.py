@@ -102,6 +102,9 @@ def test_a_wrong_answer_shows_the_message_alone(shell):
     assert_short(text)
     assert flat(text).startswith("AssertionError: " + flat(str(err))), text
     assert "h_next" in text and "Cell In[" not in text       # the learner's code did not raise
+    shell.shown.clear()
+    shell.run_cell("%tb")                                     # the whole traceback, on request
+    assert "rnnkit/testing/rnn.py" in ANSI.sub("", "\n".join(shell.shown[0][2]))
 
 
 def test_an_error_in_the_learners_code_shows_their_line(shell):

@@ -18,7 +18,8 @@ nbgrader's Validate and grading read), only the traceback lines shown differ. Va
 these lines for each failing cell. Under grading, test cells run in the grader process
 (``autograder/test_runner.py``), which reports the message alone in its own way.
 
-Set ``RNNCOURSE_FULL_TRACEBACKS=1`` in the kernel's environment to see full tracebacks (when
+The magic ``%tb`` in the next cell shows the whole traceback of the last failure; set
+``RNNCOURSE_FULL_TRACEBACKS=1`` in the kernel's environment to see whole tracebacks always (when
 working on a harness). Nothing here judges anything: it only changes what a failure looks like.
 """
 
@@ -90,6 +91,7 @@ def handler(shell, etype, value, tb, tb_offset=None):
     if stb is None:
         _usual(shell, tb)
         return None
+    shell._get_exc_info((etype, value, tb))      # sys.last_*: %tb shows the whole traceback
     shell._showtraceback(etype, value, stb)
     return stb
 
@@ -151,7 +153,8 @@ def _kind(filename: str, cell) -> str:
 
 
 def _frames(shell, tb) -> list:
-    return [_Frame(shell, frame.f_code.co_filename, lineno, frame.f_code.co_name)
+    return [_Frame(shell, frame.f_code.co_filename, lineno,
+                   getattr(frame.f_code, "co_qualname", frame.f_code.co_name))
             for frame, lineno in traceback.walk_tb(tb)]
 
 
