@@ -110,13 +110,14 @@ class _Frame:
     def __init__(self, shell, filename: str, lineno: int, name: str):
         self.filename, self.lineno, self.name = filename, lineno, name
         self.cell = _cell_number(shell, filename)
-        self.kind = _kind(filename, self.cell)
+        self.path = _resolved(filename)
+        self.kind = _kind(self.path, self.cell)
 
     def where(self) -> str:
         if self.cell is not None:
             place = f"Cell In[{self.cell}]" if self.cell else "Cell"
         elif self.kind == "harness":
-            place = f"rnnkit/{Path(self.filename).relative_to(_RNNKIT).as_posix()}"
+            place = f"rnnkit/{Path(self.path).relative_to(_RNNKIT).as_posix()}"
         else:
             place = f"File {self.filename}"
         return f"{place}, line {self.lineno}, in {self.name}"
@@ -136,18 +137,21 @@ def _cell_number(shell, filename: str):
     return None
 
 
-def _kind(filename: str, cell) -> str:
+def _resolved(filename: str) -> str | None:
+    if filename.startswith("<"):
+        return None                  # <frozen ...>, <__array_function__ internals>, <string>
+    try:
+        return str(Path(filename).resolve())
+    except (OSError, ValueError):
+        return None
+
+
+def _kind(path: str | None, cell) -> str:
     if cell is not None:
         return "cell"
-    if filename.startswith(_HARNESS):
+    if path is not None and path.startswith(_HARNESS):
         return "harness"
-    if filename.startswith("<"):
-        return "library"             # <frozen ...>, <__array_function__ internals>, <string>
-    try:
-        path = str(Path(filename).resolve())
-    except (OSError, ValueError):
-        return "library"
-    if path.startswith(_LIBRARY):
+    if path is None or path.startswith(_LIBRARY):
         return "library"
     return "learner"                 # a module of the learner's own
 
