@@ -98,9 +98,9 @@ def _seed_salt(student: str, lesson: str) -> str:
     return str(zlib.crc32(f"{student}/{lesson}".encode()) % 1_000_003)
 
 
-ACTIVE_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml", ".xht", ".svg", ".svgz", ".xml", ".xsl",
-                   ".xslt", ".js", ".mjs", ".pdf", ".swf"}
-"""Files of a submission that a browser runs or renders with script."""
+KEPT_SUFFIXES = {".ipynb", ".png", ".jpg", ".jpeg", ".gif", ".csv", ".tsv", ".txt", ".json",
+                 ".npy", ".npz", ".pt", ".pth"}
+"""Files of a submission that are kept (an allow-list: every other file is removed)."""
 
 
 def clean_submission(student: str, lesson: str) -> str | None:
@@ -108,10 +108,11 @@ def clean_submission(student: str, lesson: str) -> str | None:
 
     Symbolic links are removed (nbgrader would follow them: a notebook linked to the gradebook
     would be overwritten by the graded notebook), and the notebook must be a regular file.
-    Files a browser would run (HTML, SVG, JavaScript, XML, PDF: see ACTIVE_SUFFIXES) are removed
-    too: autograde copies a submission's files beside the graded notebook, and the formgrader
-    serves that folder from the instructor's Jupyter server, where such a file's script would
-    run with the instructor's session. Returns why the submission cannot be graded, or None.
+    Only files whose suffix is in KEPT_SUFFIXES stay (notebooks, raster images, plain data):
+    autograde copies a submission's files beside the graded notebook and into its feedback, and
+    the formgrader serves that folder from the instructor's Jupyter server, where a file the
+    browser runs (HTML, XHTML under any of its names, SVG, XML, JavaScript, PDF, ...) would run
+    with the instructor's session. Returns why the submission cannot be graded, or None.
     """
     folder = SUBMITTED / student / lesson
     if folder.is_symlink():
@@ -124,10 +125,11 @@ def clean_submission(student: str, lesson: str) -> str | None:
             if path.is_symlink():
                 path.unlink()
                 removed.append(str(path.relative_to(folder)))
-            elif path.is_file() and path.suffix.lower() in ACTIVE_SUFFIXES:
+            elif path.is_file() and path.suffix.lower() not in KEPT_SUFFIXES:
                 path.unlink()
                 print(f"{student}/{lesson}: removed {path.relative_to(folder)} from the submission "
-                      f"(a file a browser would run is never served to the instructor)")
+                      f"(only notebooks, images and plain data files are kept: a file a browser "
+                      f"might run is never served to the instructor)")
     notebook = folder / f"{lesson}.ipynb"
     if removed and not notebook.exists():
         return (f"the notebook was a symbolic link, not a file (removed: {', '.join(removed)}); "
@@ -296,7 +298,8 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
     """Autograde one submission (in the sandbox when ``sandboxed``); return (ok, a log line)."""
     problem = clean_submission(student, lesson)
     if problem:
-        _zero(student, lesson)
+        shutil.rmtree(_graded(student, lesson).parent, ignore_errors=True)
+        _zero(student, lesson, every_cell=True)
         return False, f"{student}/{lesson}: NOT graded ({problem}); every test scores 0"
     env = {"RNNCOURSE_SEED_SALT": _seed_salt(student, lesson)}
     if threads:
@@ -338,6 +341,7 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
         reason = next((line for line in log.splitlines() if "ERROR" in line),
                       log.splitlines()[-1] if log else "no log")
         if "not graded" in flags:
+            _zero(student, lesson, every_cell=True)     # not an earlier submission's scores
             return False, (f"{student}/{lesson}: NOT graded ({reason.strip()}); "
                            f"every test scores 0 until it is regraded")
         return False, (f"{student}/{lesson}: graded in {took:.1f} s, but the notebook did not run "
@@ -506,7 +510,8 @@ def export(to: str, lesson: str | None = None) -> None:
     if not target.is_absolute():
         target = Path.cwd() / target
     lms = target.with_name(target.stem + "-lms" + target.suffix)
-    table = grades_export.write(DB_URL, target, lms, [lesson] if lesson else None)
+    table = grades_export.write(DB_URL, target, lms, [lesson] if lesson else None,
+                                graded=lambda s, l: _graded(s, l).exists())
     missing = sum(r["status"] == "not submitted" for r in table)
     manual = sum(r["status"] == "needs manual grading" for r in table)
     print(f"grades written to {target} ({len(table)} rows: {missing} not submitted, "

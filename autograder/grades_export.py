@@ -5,7 +5,8 @@
 * ``grades.csv``, one row per student and lesson, in nbgrader's columns (assignment, duedate,
   timestamp, student_id, last_name, first_name, email, raw_score, late_submission_penalty,
   score, max_score) plus ``status``: ``graded``, ``needs manual grading`` (a written answer or a
-  flagged cell still waits for the formgrader), or ``not submitted``. A lesson that was not
+  flagged cell still waits for the formgrader), ``not graded`` (its grading did not finish: 0
+  until it is regraded), or ``not submitted``. A lesson that was not
   submitted has an empty score, so it never reads as a 0 that was earned.
 * ``grades-lms.csv``, one row per student and one column per lesson, the layout Canvas and Moodle
   import: ``Student`` (last, first), ``ID`` and ``SIS Login ID`` (the nbgrader student id, which
@@ -27,8 +28,11 @@ def _number(x) -> str:
     return "" if x is None else f"{float(x):g}"
 
 
-def rows(db_url: str, lessons: list[str] | None = None) -> list[dict]:
-    """One dict per (lesson, student) of the gradebook, lessons in ``lessons`` only if given."""
+def rows(db_url: str, lessons: list[str] | None = None, graded=lambda student, lesson: True
+         ) -> list[dict]:
+    """One dict per (lesson, student) of the gradebook, lessons in ``lessons`` only if given;
+    ``graded(student, lesson)`` says whether a submission's grading finished (else its status is
+    ``not graded``: it scores 0 until it is regraded)."""
     from nbgrader.api import Gradebook, MissingEntry
     out = []
     with Gradebook(db_url) as gb:
@@ -55,15 +59,17 @@ def rows(db_url: str, lessons: list[str] | None = None) -> list[dict]:
                     row.update(timestamp=sub.timestamp or "", raw_score=_number(sub.score),
                                late_submission_penalty=_number(penalty),
                                score=_number(max(0.0, sub.score - penalty)),
-                               status="needs manual grading" if sub.needs_manual_grade
+                               status="not graded" if not graded(student.id, assignment.name)
+                               else "needs manual grading" if sub.needs_manual_grade
                                else "graded")
                 out.append(row)
     return out
 
 
-def write(db_url: str, to: Path, lms_to: Path, lessons: list[str] | None = None) -> list[dict]:
+def write(db_url: str, to: Path, lms_to: Path, lessons: list[str] | None = None,
+          graded=lambda student, lesson: True) -> list[dict]:
     """Write ``to`` (long) and ``lms_to`` (one row per student); return the rows."""
-    table = rows(db_url, lessons)
+    table = rows(db_url, lessons, graded)
     with open(to, "w", newline="") as fh:
         writer = csv.DictWriter(fh, COLUMNS)
         writer.writeheader()

@@ -1,11 +1,13 @@
-"""A submission's files that a browser would run never reach the folder the formgrader serves."""
+"""A submission's files that a browser would run never reach the folder the formgrader serves, and
+a resubmission that cannot be graded never keeps the earlier submission's scores."""
 
+import csv
 import json
 import os
 import subprocess
 import sys
 
-from conftest import make_course_copy
+from conftest import REPO, gradebook_rows, load_nb, make_course_copy, run_course, submit
 
 LESSON = "01_rnn"
 
@@ -16,7 +18,8 @@ def test_active_files_are_removed_before_grading(tmp_path):
     (folder / "sub").mkdir(parents=True)
     (folder / f"{LESSON}.ipynb").write_text(json.dumps({"cells": []}))
     keep = ["results.json", "notes.txt", "sub/data.npy"]
-    drop = ["evil.html", "EVIL.HTM", "sub/x.svg", "page.xhtml", "a.js", "doc.pdf"]
+    drop = ["evil.html", "EVIL.HTM", "sub/x.svg", "page.xhtml", "a.js", "doc.pdf", "evil.xhtm",
+            "sub/evil2.xhtm", "e.xpdl", "feed.atom", "noext"]
     for name in keep + drop:
         (folder / name).write_text("<script>alert(1)</script>")
     proc = subprocess.run(
@@ -29,3 +32,31 @@ def test_active_files_are_removed_before_grading(tmp_path):
         assert name.split("/")[-1] in proc.stdout                # and the instructor is told
     for name in keep:
         assert (folder / name).exists(), f"{name} was removed"
+
+
+def test_a_resubmission_that_cannot_be_graded_scores_0_not_the_old_score(tmp_path):
+    root = make_course_copy(tmp_path / "course")
+    run_course(root, "release", "--lesson", LESSON)
+    solution = REPO / "solutions" / LESSON / f"{LESSON}.ipynb"
+    submit(root, "recon", LESSON, solution)
+    run_course(root, "grade", "--lesson", LESSON)
+    before = gradebook_rows(root)[("recon", LESSON)]
+    assert sum(g[0] for g in before.values() if g[3] == "code") > 0
+
+    # the resubmission: a test cell's nbgrader metadata changed, so nbgrader refuses it
+    nb = load_nb(solution)
+    test_cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")
+                     and not c["metadata"]["nbgrader"].get("solution"))
+    test_cell["metadata"]["nbgrader"]["grade"] = False
+    forged = tmp_path / "forged.ipynb"
+    forged.write_text(json.dumps(nb))
+    submit(root, "recon", LESSON, forged)
+    proc = run_course(root, "grade", "--lesson", LESSON)
+    after = gradebook_rows(root)[("recon", LESSON)]
+    assert "NOT graded" in proc.stdout, proc.stdout
+    assert all(g[0] == 0 for g in after.values() if g[3] == "code"), \
+        f"the earlier submission's scores were kept: {after}"
+    run_course(root, "export", "--to", str(tmp_path / "g.csv"))
+    with open(tmp_path / "g.csv", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["student_id"] == "recon")
+    assert row["status"] == "not graded" and float(row["score"]) == 0.0, row
