@@ -298,6 +298,8 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
     # In its own PID namespace the kernel's parent is the namespace's init (pid 1): ipykernel
     # would take that for a dead parent and quit. bwrap's --die-with-parent does that job.
     argv += ["--unsetenv", "JPY_PARENT_PID"]
+    # The hidden cases' seed salt is the grader's (test_runner.py), never the kernel's.
+    argv += ["--unsetenv", "RNNCOURSE_SEED_SALT"]
     for var, sub in (("HOME", "home"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl"),
                      ("TMPDIR", "tmp"), ("TORCHINDUCTOR_CACHE_DIR", "tmp/torchinductor")):
         argv += ["--setenv", var, str(scratch / sub)]
