@@ -45,6 +45,16 @@ VENV="$REPO/.venv"
 [ "$(id -u)" = 0 ] || { echo "hub/setup_hub.sh must run as root (it creates groups and the exchange)" >&2; exit 1; }
 [ -x "$VENV/bin/python" ] || { echo "no $VENV: run 'make venv' first" >&2; exit 1; }
 
+no_link () {            # no_link PATH...: refuse (exit 1) when one is a symbolic link: root's
+  local p                 # chmod/chown would follow it to whatever an instructor pointed it at
+  for p in "$@"; do
+    if [ -L "$p" ]; then
+      echo "setup_hub: $p is a symbolic link (to $(readlink "$p")); refusing to change permissions through it. Look at who made it, remove it, and run hub/setup_hub.sh again" >&2
+      exit 1
+    fi
+  done
+}
+
 # 1. groups
 getent group "$INSTRUCTORS" >/dev/null || groupadd --system "$INSTRUCTORS"
 getent group "$STUDENTS" >/dev/null || groupadd --system "$STUDENTS"
@@ -58,6 +68,7 @@ d="$(dirname "$EXCHANGE")"
 while [ "$d" != / ]; do chmod o+x "$d"; d="$(dirname "$d")"; done
 ex="$EXCHANGE/$COURSE_ID"
 for sub in "" outbound inbound feedback; do
+  no_link "$ex/$sub"
   mkdir -p "$ex/$sub"
   chown root:"$INSTRUCTORS" "$ex/$sub"
 done
@@ -66,7 +77,7 @@ chmod 3773 "$ex/inbound"
 chmod 2771 "$ex/feedback"
 # what an instructor released before this setup: the group's too
 for sub in outbound feedback; do
-  find "$ex/$sub" -mindepth 1 -exec chgrp "$INSTRUCTORS" {} + -exec chmod g+rwX {} +
+  find "$ex/$sub" -mindepth 1 ! -type l -exec chgrp -h "$INSTRUCTORS" {} + -exec chmod g+rwX {} +
 done
 
 # 3. the course's Python for everybody: o+x on every folder above .venv and the base Python
@@ -90,14 +101,16 @@ chmod o+rx "$REPO" "$REPO/lib" "$REPO/hub"   # (step 4 closes their listing agai
 
 # 4. the course root and the repository: closed to students but for what the servers need
 for sub in autograder solutions lessons; do
+  no_link "$COURSE/$sub"
   mkdir -p "$COURSE/$sub"
-  chgrp -R "$INSTRUCTORS" "$COURSE/$sub"
-  chmod -R g+rwX "$COURSE/$sub"
+  chgrp -R -P -h "$INSTRUCTORS" "$COURSE/$sub"
+  find "$COURSE/$sub" ! -type l -exec chmod g+rwX {} +
   find "$COURSE/$sub" -type d -exec chmod g+s {} +
 done
 # the gradebook: sqlite makes a new database 0644 & ~umask, which another instructor could not
 # write; an empty file of the group's, 0660, becomes the database at the first release
 db="$COURSE/autograder/gradebook.db"
+no_link "$db"
 [ -e "$db" ] || install -m 0660 -o root -g "$INSTRUCTORS" /dev/null "$db"
 chmod g+rw "$db"
 close_except () {       # close_except DIR KEEP...: DIR enterable, not listable, by others; each
@@ -108,8 +121,8 @@ close_except () {       # close_except DIR KEEP...: DIR enterable, not listable,
     [ -e "$e" ] || [ -L "$e" ] || continue
     name="$(basename "$e")"
     for keep in "$@"; do [ "$name" = "$keep" ] && continue 2; done
-    chgrp -R -h "$INSTRUCTORS" "$e"
-    chmod -R g+rX,o-rwx "$e" 2>/dev/null || true
+    chgrp -R -P -h "$INSTRUCTORS" "$e"
+    find "$e" ! -type l -exec chmod g+rX,o-rwx {} + 2>/dev/null || true
   done
 }
 close_except "$COURSE" lessons $([ "$COURSE" = "$REPO" ] && echo .venv lib hub)
