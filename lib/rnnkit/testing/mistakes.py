@@ -466,8 +466,8 @@ def _seq_mistakes(kind, hints: str) -> list:
     """The mistakes of a backward through time, for a cell ``kind``."""
     found = [
         Mistake("the carried gradient not added",
-                f"h_t is read by the loss AND by step t+1, so the gradient that step t+1 "
-                f"sends back must be added to dh[:, t] before step t's backward ({hints}).",
+                f"h_t is read by the loss AND by step t+1: the gradient step t's backward "
+                f"receives must include what step t+1 sends back ({hints}).",
                 lambda case: _loop(kind, case, lambda T: range(T - 1, -1, -1),
                                    lambda t, carried: np.asarray(case["dh"])[:, t])),
         Mistake("the loss's own gradient dropped before the last step",
