@@ -13,7 +13,8 @@ from mutants import Variant
 # learner's code). The docstring of tbptt_gradients asks for the windows of tbptt_windows (the
 # solution calls it), but its test also accepts the truncated gradient over the windows the
 # learner's tbptt_windows returns when those are wrong (FALLBACK): a wrong tbptt_windows costs
-# no tbptt_gradients point, unless its windows crash the solution (an empty window). One correct
+# no tbptt_gradients point, unless its windows are no tiling of 0..T into windows of 1..k
+# steps (see NOT_SEPARATED). One correct
 # hidden_grad_norms below is built on jacobian_product: that dependency is in the learner's code
 # and cannot be separated, so a wrong jacobian_product never shares a notebook with it.
 EXERCISES = {
@@ -579,7 +580,7 @@ GRADED = {'jacobian_product': ['W_hh transposed',
  'tbptt_windows': ['end included (start + k - 1)',
                    'last, shorter window dropped',
                    'an empty last window when k divides T',
-                   'windows overlap by one step',
+                   'short window first (aligned to the end)',
                    'while loop',
                    'NumPy ints from np.arange'],
  'tbptt_gradients': ['full BPTT, k ignored',
@@ -593,11 +594,15 @@ GRADED = {'jacobian_product': ['W_hh transposed',
 
 # Wrong windows planned into a notebook where tbptt_gradients is the solution: it keeps every
 # point (its test accepts the truncated gradient over the learner's windows).
-PAIRS = [("tbptt_windows", "windows overlap by one step"),
-         ("tbptt_windows", "last, shorter window dropped")]
+PAIRS = [("tbptt_windows", "short window first (aligned to the end)")]
 
 # Wrong windows that a right tbptt_gradients cannot use: an empty window makes the solution read
-# the last state of a window of no steps (IndexError), so these cost tbptt_gradients its points
-# too; they are exempt from the FALLBACK check.
-NOT_SEPARATED = [("tbptt_windows", "end included (start + k - 1)"),
-                 ("tbptt_windows", "an empty last window when k divides T")]
+# the last state of a window of no steps (IndexError), and the test accepts the learner's windows
+# only when they tile 0..T in order with windows of 1..k steps (so that `[]`, whose truncated
+# gradient is zero, cannot lower the bar): these cost tbptt_gradients its points too; they are
+# exempt from the FALLBACK check.
+NOT_SEPARATED = [("tbptt_windows", name) for name in (
+    "end included (start + k - 1)", "an empty last window when k divides T",
+    "last, shorter window dropped", "end not clipped to T", "windows overlap by one step",
+    "1-based steps", "windows in reverse order", "remainder merged into the last window",
+    "k + 1 steps per window")]

@@ -325,6 +325,16 @@ def _torch_tbptt(x, h0, w, dhs, windows):
     return [np.zeros(tuple(p.shape)) if g is None else g.numpy() for p, g in zip(params, grads)]
 
 
+def _is_tiling(windows, T, k):
+    """Whether windows tile 0..T in order, each non-empty and at most k long: only such
+    windows may stand in for the reference ones (``[]`` would make the reference all zeros)."""
+    if not windows or windows[0][0] != 0 or windows[-1][1] != T:
+        return False
+    ends = [0] + [end for _, end in windows[:-1]]
+    return all(start == prev and 0 < end - start <= k
+               for (start, end), prev in zip(windows, ends))
+
+
 def _compare(got, expected, label, k):
     for name, g, e in zip(_NAMES_T, got, expected):
         check_close(f"{name} from tbptt_gradients ({label}, k={k})", g, e, rtol=1e-4, atol=1e-6,
@@ -336,7 +346,8 @@ def tbptt_gradients(tbptt_gradients, tbptt_windows, N, T, D, H, k, seed, W_hh_sc
     """``tbptt_gradients(x, h0, W_ih, W_hh, b_ih, b_hh, dhs, k)`` against torch: ``nn.RNNCell``
     step by step with ``h.detach()`` at the start of every window of k steps.
 
-    If the result differs and the learner's ``tbptt_windows(T, k)`` is wrong, the result is
+    If the result differs and the learner's ``tbptt_windows(T, k)`` is wrong but still tiles
+    0..T into windows of 1..k steps (anything else is ignored), the result is
     compared again with the truncated gradient over the learner's windows (what a right
     ``tbptt_gradients`` computes when it calls that ``tbptt_windows``), and accepted if it
     matches.
@@ -367,7 +378,7 @@ def tbptt_gradients(tbptt_gradients, tbptt_windows, N, T, D, H, k, seed, W_hh_sc
         theirs = _as_pairs(_call("tbptt_windows", tbptt_windows, T, k), f"({T}, {k})")
     except (AssertionError, NotImplementedError):
         raise first from None
-    if theirs == right:
+    if theirs == right or not _is_tiling(theirs, T, k):
         raise first
     try:
         _compare(got, _torch_tbptt(x, h0, w, dhs, theirs), label, k)
