@@ -303,9 +303,47 @@ def test_sample_distribution_fails_wrong_samplers(wrong):
 
 
 def test_sample_state_fails_a_sampler_without_state():
-    tests.sample_distribution(_sample_no_state, CharLM, 5, (1.0, 0.5), 1500, seed=3)
+    with pytest.raises(AssertionError):
+        tests.sample_distribution(_sample_no_state, CharLM, 5, (1.0, 0.5), 1500, seed=3)
     with pytest.raises(AssertionError):
         tests.sample_state(_sample_no_state, CharLM, [2, 0, 3], 12, seed=0)
+
+
+@torch.no_grad()
+def _sample_from_bias(model, prefix_ids, n, temperature=1.0, seed=0):
+    """Red team: never runs the model; the counting model recognised by its sizes, any other
+    drawn from softmax(head.bias / temperature)."""
+    if model.head.out_features == 4 and model.rnn.hidden_size == 5:
+        return [(int(prefix_ids[0]) + 1) % 4] * n
+    gen = torch.Generator().manual_seed(seed)
+    p = torch.softmax(model.head.bias.double() / temperature, -1)
+    return [int(torch.multinomial(p, 1, generator=gen)) for _ in range(n)]
+
+
+def test_sample_fails_a_sampler_that_never_runs_the_model():
+    with pytest.raises(AssertionError):
+        tests.sample_distribution(_sample_from_bias, CharLM, 5, (1.0, 0.5), 1000, seed=0)
+    for seed in range(3):
+        with pytest.raises(AssertionError):
+            tests.sample_state(_sample_from_bias, CharLM, [2, 0, 3], 12, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [0, 11, 12345])
+def test_sample_passes_a_correct_sampler_on_other_seeds(seed):
+    tests.sample_distribution(sample, CharLM, 6, (2.0, 0.7), 1000, seed=seed, kind="lstm")
+    tests.sample_state(sample, CharLM, [1, 3, 3, 0], 15, seed=seed, temperature=2.0)
+
+
+def test_random_counting_lstm_is_confident_and_depends_on_the_state():
+    for seed in range(20):
+        sd = tests.counting_lstm_state(4, seed)
+        model = CharLM(4, sd["embed.weight"].shape[1], sd["head.weight"].shape[1], 1, "lstm")
+        model.load_state_dict(sd)
+        with torch.no_grad():
+            logits, _ = model(torch.tensor([[seed % 4, 0, 3, 1, 1, 2, 0]]))
+        p = torch.softmax(logits[0, :] / 2.0, -1)
+        assert (p.argmax(-1) == p[0].argmax()).all() and p.max(-1).values.min() > 0.99
+        assert logits[0, 1:].std(0).max() > 1e-3          # the extra units move the logits
 
 
 def test_counting_lstm_remembers_the_first_id():

@@ -355,60 +355,146 @@ def _ids(seq, name, n=None):
     return arr.astype(np.int64)
 
 
+def _sample_model(CharLM, sd, V, E, H, kind):
+    """The learner's ``CharLM(V, E, H, 1, kind)`` (in the kernel when graded) loaded with ``sd``."""
+    model = CharLM(V, E, H, 1, kind)
+    _load(model, sd, f"CharLM({V}, {E}, {H}, 1, {kind!r})", _HINT_LM_LAYOUT)
+    model.eval()
+    return model
+
+
+def _reference_from(sd, V, E, H, kind):
+    """Reference torch modules ``(embed, rnn, head)``, float64, loaded with ``sd``."""
+    (embed, rnn, head), _ = reference_lm(V, E, H, 1, kind, 0)
+    with torch.no_grad():
+        embed.weight.copy_(sd["embed.weight"])
+        rnn.load_state_dict({k[4:]: v for k, v in sd.items() if k.startswith("rnn.")})
+        head.weight.copy_(sd["head.weight"])
+        head.bias.copy_(sd["head.bias"])
+    return embed, rnn, head
+
+
+def _path_logits(modules, prefix, got):
+    """The grader's own logits, (len(got), V) float64, of each drawn id given the prefix and the
+    earlier draws: the reference modules run on ``prefix + got[:-1]``."""
+    embed, rnn, head = modules
+    with torch.no_grad():
+        ids = torch.as_tensor(list(prefix) + [int(v) for v in got[:-1]], dtype=torch.long)
+        out, _ = rnn(embed(ids[None, :]))
+        return head(out)[0, len(prefix) - 1:].numpy()
+
+
+def _draw_ids(sample, model, prefix, n, tau, seed, V):
+    got = _ids(sample(model, list(prefix), n, float(tau), int(seed)),
+               f"sample(model, {list(prefix)}, n={n}, temperature={tau})", n)
+    if got.min() < 0 or got.max() >= V:
+        raise AssertionError(f"sample returned ids outside [0, {V}): {sorted(set(got))[:8]}")
+    return got
+
+
+_HINT_SAMPLE = ("run the model once on the whole prefix, then at every step divide the logits "
+                "of the LAST position by the temperature, softmax them, DRAW the next id from "
+                "that distribution (torch.multinomial with a torch.Generator seeded with "
+                "`seed`), and feed it back as a (1, 1) tensor with the state the previous call "
+                "returned; do not take the argmax, do not multiply by the temperature.")
+
+
 def sample_distribution(sample, CharLM, V: int, temperatures, n: int, seed: int,
                         kind: str = "gru") -> None:
     """Check the distribution of ``sample(model, prefix_ids, n, temperature, seed)``.
 
-    The model is the learner's ``CharLM`` with zero embedding and recurrent weights and a head
-    whose bias is ``log p``: its logits are ``log p`` at every step, so ``n`` samples at
-    temperature ``tau`` are independent draws from ``softmax(log p / tau)``; their frequencies
-    must lie within 5 standard errors (+0.01) of those probabilities."""
+    The model is the learner's ``CharLM`` with random weights (its sizes and values drawn from
+    ``seed``, the recurrent ones scaled up so that every step's logits depend on the input and
+    the carried state). For each temperature the grader recomputes, with its own reference
+    modules, the distribution ``softmax(logits / tau)`` of every drawn id given the prefix and
+    the earlier draws, and tests the ``n`` draws against it: the count of every id against the
+    sum of its probabilities (within 5 standard deviations + 0.01 n), and the randomised
+    probability integral transforms of the draws, uniform on [0, 1) (chi-square over 10 bins,
+    p >= 1e-6). Then, at temperature 0.05, ``sample`` must follow the grader's argmax path
+    (wherever the two best logits are at least 1.5 apart)."""
+    from scipy.stats import chi2
     rng = np.random.default_rng(seed)
-    p = rng.dirichlet(np.full(V, 2.0)) * 0.8 + 0.2 / V                 # (V,), every p >= 0.2/V
-    E, H = 3, 4
-    _, sd = reference_lm(V, E, H, 1, kind, seed)
-    sd = {k: torch.zeros_like(v).float() for k, v in sd.items()}
-    sd["head.bias"] = torch.as_tensor(np.log(p), dtype=torch.float32)
-    model = CharLM(V, E, H, 1, kind)
-    _load(model, sd, f"CharLM({V}, {E}, {H}, 1, {kind!r})", _HINT_LM_LAYOUT)
-    model.eval()
+    E, H = int(rng.integers(3, 7)), int(rng.integers(4, 9))
+    _, sd = reference_lm(V, E, H, 1, kind, int(rng.integers(1 << 30)))
+    scale = {"embed": 1.5, "rnn": 2.5, "head": 3.0}
+    sd = {k: (scale[k.split(".")[0]] * v).float() for k, v in sd.items()}
+    model = _sample_model(CharLM, sd, V, E, H, kind)
+    ref = _reference_from(sd, V, E, H, kind)
     prefix = [int(v) for v in rng.integers(0, V, size=3)]
     for k, tau in enumerate(temperatures):
-        got = _ids(sample(model, prefix, n, float(tau), int(seed) + k),
-                   f"sample(model, {prefix}, n={n}, temperature={tau})", n)
-        if got.min() < 0 or got.max() >= V:
-            raise AssertionError(f"sample returned ids outside [0, {V}): {sorted(set(got))[:8]}")
-        q = np.exp(np.log(p) / tau)
-        q /= q.sum()
-        freq = np.bincount(got, minlength=V) / n
-        limit = 5 * np.sqrt(q * (1 - q) / n) + 0.01
-        bad = np.abs(freq - q) > limit
-        if bad.any():
+        got = _draw_ids(sample, model, prefix, n, tau, int(seed) + k, V)
+        z = _path_logits(ref, prefix, got) / float(tau)
+        q = np.exp(z - z.max(axis=1, keepdims=True))
+        q /= q.sum(axis=1, keepdims=True)                                # (n, V)
+        count = np.bincount(got, minlength=V)
+        mean, sd_v = q.sum(0), np.sqrt((q * (1 - q)).sum(0))
+        cdf = np.cumsum(q, axis=1)
+        rows = np.arange(n)
+        pit = cdf[rows, got] - q[rows, got] * rng.random(n)              # U(0, 1) if right
+        bins = np.bincount(np.minimum((pit * 10).astype(int), 9), minlength=10)
+        stat = float(((bins - n / 10) ** 2 / (n / 10)).sum())
+        bad = np.abs(count - mean) > 5 * sd_v + 0.01 * n
+        if bad.any() or chi2.sf(stat, 9) < 1e-6:
             raise AssertionError(
-                f"sample at temperature {tau}: the frequencies of the {n} sampled ids are "
-                f"{np.round(freq, 3).tolist()}, but a model whose logits are log p at every "
-                f"step, p = {np.round(p, 3).tolist()}, should give softmax(log p / "
-                f"temperature) = {reference(np.round(q, 3).tolist())}.\n  Hint: divide the "
-                f"logits of the "
-                f"LAST step by the temperature, softmax them, and DRAW from that distribution "
-                f"(torch.multinomial with a torch.Generator seeded with `seed`); do not take "
-                f"the argmax, do not multiply by the temperature.")
+                f"sample(model, {prefix}, n={n}, temperature={tau}): the sampled ids do not "
+                f"follow softmax(logits / temperature) of the model along the sampled path: "
+                f"id counts {count.tolist()}, expected about {np.round(mean).astype(int).tolist()}"
+                f" (chi-square of the probability integral transforms {stat:.1f} over 10 "
+                f"bins).\n  Hint: {_HINT_SAMPLE}")
+    _greedy_path(sample, model, ref, V, rng, int(seed) + len(temperatures))
 
 
-def counting_lstm_state(V: int = 4) -> dict:
-    """State dict of a ``CharLM(V, V, V + 1, 1, "lstm")`` that remembers the FIRST id it reads
-    and then always predicts ``(first + 1) % V`` with probability above 0.99 at temperature <= 2.
+def _greedy_path(sample, model, ref, V, rng, seed, n=20, tau=0.05, margin=1.5):
+    """At temperature ``tau`` a right ``sample`` follows the argmax of the logits (the grader's)
+    wherever the two best are ``margin`` apart: compared up to the first step where they are
+    not (the prefix, of 1..4 ids, chosen among a few to make that path long)."""
+    best = None
+    for _ in range(8):
+        prefix = [int(v) for v in rng.integers(0, V, size=int(rng.integers(1, 5)))]
+        path = []
+        for _ in range(n):
+            z = _path_logits(ref, prefix, path + [0])[-1]
+            top = np.sort(z)[-2:]
+            if top[1] - top[0] < margin:
+                break
+            path.append(int(np.argmax(z)))
+        if best is None or len(path) > len(best[1]):
+            best = (prefix, path)
+    prefix, path = best
+    if not path:
+        return
+    got = _draw_ids(sample, model, prefix, n, tau, seed, V)
+    if not np.array_equal(got[:len(path)], path):
+        raise AssertionError(
+            f"sample(model, {prefix}, n={n}, temperature={tau}) returned {got.tolist()}; at "
+            f"so low a temperature it should pick the id of the largest logit at each step "
+            f"(the model's argmax along that path starts {path}).\n  Hint: {_HINT_SAMPLE}")
+
+
+def counting_lstm_state(V: int = 4, seed: int | None = None) -> dict:
+    """State dict of a ``CharLM(V, E, H, 1, "lstm")`` that remembers the FIRST id it reads and
+    then always predicts ``perm[first]`` with probability above 0.99 at temperature <= 2.
 
     Unit 0 of the LSTM is a flag that switches on at the first step and closes the input gate
-    of units 1..V, which store a one-hot code of the first id (forget gates stay at 1)."""
-    H = V + 1
+    of units 1..V, which store a one-hot code of the first id (forget gates stay at 1). With
+    ``seed`` None: ``E = V``, ``H = V + 1`` and ``perm[v] = (v + 1) % V``. With a seed:
+    ``perm`` is a random permutation, and 1..3 extra embedding dimensions and 1..3 extra hidden
+    units with random weights make every step's logits depend on the input and the state too
+    (never enough to change the argmax); the sizes are ``embed.weight.shape`` and
+    ``head.weight.shape``."""
+    rng = np.random.default_rng(seed)
+    plain = seed is None
+    extra_e, extra_h = (0, 0) if plain else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    perm = [(v + 1) % V for v in range(V)] if plain else [int(v) for v in rng.permutation(V)]
+    E, H0 = V + extra_e, V + 1
+    H = H0 + extra_h
     big = 10.0
-    W_ih = torch.zeros(4 * H, V)
+    W_ih = torch.zeros(4 * H, E)
     W_hh = torch.zeros(4 * H, H)
     b = torch.zeros(4 * H)
     i, f, g, o = (slice(k * H, (k + 1) * H) for k in range(4))
     b[i] = big
-    W_hh[i][1:, 0] = -40.0                      # units 1..V write only while the flag is off
+    W_hh[i][1:H0, 0] = -40.0                    # units 1..V write only while the flag is off
     b[f] = big
     b[g.start] = 1.0                            # the flag's candidate: tanh(1)
     for k in range(V):
@@ -416,38 +502,49 @@ def counting_lstm_state(V: int = 4) -> dict:
     b[o] = big
     head_w = torch.zeros(V, H)
     for v in range(V):
-        head_w[v, 1 + (v - 1) % V] = 25.0       # predict v when the stored first id is v - 1
-    return {"embed.weight": torch.eye(V), "rnn.weight_ih_l0": W_ih, "rnn.weight_hh_l0": W_hh,
+        head_w[perm[v], 1 + v] = 25.0           # predict perm[v] when the stored first id is v
+    embed = torch.eye(V, E)
+    head_b = torch.zeros(V)
+    if not plain:
+        t = lambda *shape: torch.as_tensor(rng.standard_normal(shape), dtype=torch.float32)
+        embed[:, V:] = t(V, extra_e)
+        for gate in (i, f, g, o):                # the extra units: random, fed by all inputs
+            W_ih[gate.start + H0:gate.stop] = t(extra_h, E)
+            W_hh[gate.start + H0:gate.stop] = t(extra_h, H)
+            b[gate.start + H0:gate.stop] = t(extra_h)
+        head_w[:, H0:] = 0.5 * t(V, extra_h)
+        head_b = 0.5 * t(V)
+    return {"embed.weight": embed, "rnn.weight_ih_l0": W_ih, "rnn.weight_hh_l0": W_hh,
             "rnn.bias_ih_l0": b, "rnn.bias_hh_l0": torch.zeros(4 * H),
-            "head.weight": head_w, "head.bias": torch.zeros(V)}
+            "head.weight": head_w, "head.bias": head_b}
 
 
 def sample_state(sample, CharLM, prefix, n: int, seed: int, temperature: float = 1.0) -> None:
     """Check that ``sample`` carries the hidden state from the prefix through every step.
 
-    The model (the learner's ``CharLM(4, 4, 5, 1, "lstm")`` with :func:`counting_lstm_state`)
-    remembers the first id it reads and predicts ``(first + 1) % 4`` at every later step: a
-    ``sample`` that feeds the whole prefix and then each drawn id with the state carried over
-    returns ``n`` copies of that id; one that restarts from an empty state, or reads only the
-    last id of the prefix, does not."""
+    The model (the learner's ``CharLM(4, E, H, 1, "lstm")`` with :func:`counting_lstm_state`
+    for ``seed``, random sizes and weights) remembers the first id it reads and predicts the
+    same id (a random function of the first one) at every later step with probability above
+    0.99: the grader recomputes, with its own reference modules, the logits of every step
+    along the returned path, and each returned id must be that step's most likely one. A
+    ``sample`` that restarts from an empty state, or reads only the last id of the prefix,
+    does not do that."""
     V = 4
-    model = CharLM(V, V, V + 1, 1, "lstm")
-    _load(model, counting_lstm_state(V), f"CharLM({V}, {V}, {V + 1}, 1, 'lstm')",
-          _HINT_LM_LAYOUT)
-    model.eval()
+    sd = counting_lstm_state(V, seed)
+    E, H = sd["embed.weight"].shape[1], sd["head.weight"].shape[1]
+    model = _sample_model(CharLM, sd, V, E, H, "lstm")
     prefix = [int(v) for v in prefix]
-    got = _ids(sample(model, prefix, n, float(temperature), int(seed)),
-               f"sample(model, {prefix}, n={n})", n)
-    want = (prefix[0] + 1) % V
-    if not np.all(got == want):
+    got = _draw_ids(sample, model, prefix, n, temperature, seed, V)
+    want = _path_logits(_reference_from(sd, V, E, H, "lstm"), prefix, got).argmax(axis=1)
+    if not np.array_equal(got, want):
         raise AssertionError(
             f"sample(model, prefix={prefix}, n={n}, temperature={temperature}) returned "
-            f"{got.tolist()}; this model remembers the FIRST id it read and predicts "
-            f"({prefix[0]} + 1) % 4 = {want} at every later step, so every sampled id should be "
-            f"{want}.\n  Hint: run the model once on the whole prefix (state None), keep the "
-            f"state it returns, then feed each sampled id as a (1, 1) tensor together with "
-            f"that state, and keep the new state each time; sample from the logits of the "
-            f"LAST position only.")
+            f"{got.tolist()}; this model remembers the FIRST id it read and then predicts one "
+            f"id with probability above 0.99 at every later step: along the path you returned "
+            f"its most likely ids are {want.tolist()}.\n  Hint: run the model once on the "
+            f"whole prefix (state None), keep the state it returns, then feed each sampled id "
+            f"as a (1, 1) tensor together with that state, and keep the new state each time; "
+            f"sample from the logits of the LAST position only.")
 
 
 # ---------------------------------------------------------------------------------------------
