@@ -38,10 +38,20 @@ def test_a_resubmission_that_cannot_be_graded_scores_0_not_the_old_score(tmp_pat
     root = make_course_copy(tmp_path / "course")
     run_course(root, "release", "--lesson", LESSON)
     solution = REPO / "solutions" / LESSON / f"{LESSON}.ipynb"
-    submit(root, "recon", LESSON, solution)
+    nb = load_nb(solution)              # with a cell that looks for the hidden cases' seed salt
+    nb["cells"].insert(1, {"cell_type": "code", "execution_count": None, "metadata": {},
+                           "outputs": [], "source": "import os\nprint('salt =', "
+                           "os.environ.get('RNNCOURSE_SEED_SALT'))"})
+    first = tmp_path / "first.ipynb"
+    first.write_text(json.dumps(nb))
+    submit(root, "recon", LESSON, first)
     run_course(root, "grade", "--lesson", LESSON)
     before = gradebook_rows(root)[("recon", LESSON)]
     assert sum(g[0] for g in before.values() if g[3] == "code") > 0
+    graded = load_nb(root / "autograder" / "autograded" / "recon" / LESSON / f"{LESSON}.ipynb")
+    printed = "".join("".join(o.get("text", "")) for c in graded["cells"]
+                      for o in c.get("outputs", []))
+    assert "salt = None" in printed, "the kernel can read the hidden cases' seed salt"
 
     # the resubmission: a test cell's nbgrader metadata changed, so nbgrader refuses it
     nb = load_nb(solution)
