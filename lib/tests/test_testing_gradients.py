@@ -37,6 +37,11 @@ def windows_overlap(T, k):
     return [(max(s - 1, 0), min(s + k, T)) for s in range(0, T, k)]
 
 
+def windows_from_end(T, k):
+    """A wrong tiling (the short window first), still a tiling of 0..T in windows of 1..k."""
+    return [(max(e - k, 0), e) for e in range(T, 0, -k)][::-1]
+
+
 def make_tbptt(win):
     def tbptt(x, h0, W_ih, W_hh, b_ih, b_hh, dhs, k):
         grads = [np.zeros(W_ih.shape), np.zeros(W_hh.shape), np.zeros(b_ih.shape),
@@ -126,14 +131,23 @@ def test_tbptt_gradients(capsys):
     tests.tbptt_gradients(right, windows, N=2, T=5, D=3, H=4, k=1, seed=6, W_hh_scale=2.0)
     tests.tbptt_gradients(right, windows, N=1, T=6, D=4, H=5, k=10, seed=52, W_hh_scale=2.0)
     assert "note" not in capsys.readouterr().out
-    # wrong windows, right gradients: scored apart, over the learner's windows or the right ones
-    tests.tbptt_gradients(make_tbptt(windows_overlap), windows_overlap, N=3, T=7, D=2, H=4, k=3,
-                          seed=5)
+    # wrong windows that still tile 0..T, right gradients: scored apart, over the learner's
+    # windows or the right ones
+    tests.tbptt_gradients(make_tbptt(windows_from_end), windows_from_end, N=3, T=7, D=2, H=4,
+                          k=3, seed=5)
     assert "tbptt_windows(7, 3) is wrong" in capsys.readouterr().out
-    tests.tbptt_gradients(right, windows_overlap, N=3, T=7, D=2, H=4, k=3, seed=5)
+    tests.tbptt_gradients(right, windows_from_end, N=3, T=7, D=2, H=4, k=3, seed=5)
+    # windows that are no tiling (overlapping, or none at all) never stand in for the reference
+    with pytest.raises(AssertionError, match="from tbptt_gradients"):
+        tests.tbptt_gradients(make_tbptt(windows_overlap), windows_overlap, N=3, T=7, D=2, H=4,
+                              k=3, seed=5)
+    zeros = lambda x, h0, W_ih, W_hh, b_ih, b_hh, dhs, k: tuple(  # noqa: E731
+        np.zeros(a.shape) for a in (W_ih, W_hh, b_ih, b_hh))
+    with pytest.raises(AssertionError, match="from tbptt_gradients"):
+        tests.tbptt_gradients(zeros, lambda T, k: [], N=3, T=7, D=2, H=4, k=3, seed=5)
     # wrong gradients fail, whatever the windows
     full = lambda *a: right(*a[:-1], 10 ** 6)  # noqa: E731 - full BPTT, k ignored
     with pytest.raises(AssertionError, match="from tbptt_gradients"):
         tests.tbptt_gradients(full, windows, N=3, T=7, D=2, H=4, k=3, seed=5)
     with pytest.raises(AssertionError, match="neither"):
-        tests.tbptt_gradients(full, windows_overlap, N=3, T=7, D=2, H=4, k=3, seed=5)
+        tests.tbptt_gradients(full, windows_from_end, N=3, T=7, D=2, H=4, k=3, seed=5)
