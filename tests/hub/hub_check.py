@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import datetime
 import os
 import pwd
 import re
@@ -587,13 +588,18 @@ def main(argv=None) -> int:
                     assert proc.returncode != 0 and alices[-1].is_dir(), \
                         f"bob: {' '.join(cmd[:2])} alice's submission was not refused: {proc.stderr}"
                 lines.append("bob: mv/rm of alice's submission folder refused")
-                # 6. the space: one huge submission of bob's own (refused at collect, not the disk)
-                big = inbound / f"{BOB}+{LESSON}+2000-01-01 00:00:00.000000 UTC+big"
+                # 6. the space: one huge submission of bob's own, his newest (so collect looks at
+                # it first), well formed but for its size: refused at collect, not the disk
+                stamp = datetime.datetime.now(datetime.timezone.utc).strftime(
+                    "%Y-%m-%d %H:%M:%S.%f UTC")
+                big = inbound / f"{BOB}+{LESSON}+{stamp}+big"
                 hub.as_user(BOB, "mkdir", str(big))
                 hub.as_user(BOB, "cp", str(bob_home / LESSON / f"{LESSON}.ipynb"), str(big))
-                hub.as_user(BOB, "tee", str(big / "timestamp.txt"), stdin="2000-01-01 00:00:00.000000 UTC")
+                hub.as_user(BOB, "tee", str(big / "timestamp.txt"), stdin=stamp)
+                hub.as_user(BOB, "tee", str(big / "submission_secret.txt"),
+                            stdin=secrets.token_hex(64))
                 hub.as_user(BOB, "truncate", "-s", "60M", str(big / "data.bin"))
-                lines.append("bob: a 60 MiB submission of his own (old date)")
+                lines.append("bob: a 60 MiB submission of his own (his newest)")
                 # 4'. one of his own, dated 2099 (it would beat his later ones)
                 late = inbound / f"{BOB}+{LESSON}+2099-01-01 00:00:00.000000 UTC+future"
                 hub.as_user(BOB, "mkdir", str(late))
