@@ -325,7 +325,8 @@ def answer_patterns() -> tuple[list[str], list[str]]:
             for _, region in marked:
                 for line in region.split("\n"):
                     line = line.strip()
-                    if len(line) >= 24 and not line.startswith("#") and line not in released:
+                    if len(line) >= 24 and not line.startswith(("#", "import ", "from ")) \
+                            and line not in released:                # an import is no answer
                         lines.add(line)
     lib = "\n".join(p.read_text() for p in (REPO / "lib" / "rnnkit").rglob("*.py"))
     in_lib = sorted(l for l in lines if l in lib)
@@ -826,6 +827,9 @@ def main(argv=None) -> int:
                 ("ls", str(REPO / "hub" / "runtime")),
             ]
             lines = []
+            # a path this machine does not have (hub/runtime/ before any make hub) has nothing
+            # to show: only existing ones are tried
+            tries = [(cmd, path) for cmd, path in tries if os.path.lexists(path)]
             for cmd, path in tries:
                 proc = hub.as_user(BOB, cmd, path, check=False)
                 denied = proc.returncode != 0 and "Permission denied" in proc.stderr
@@ -859,8 +863,11 @@ def main(argv=None) -> int:
                                stdin=json.dumps(spec), timeout=900)
             found = json.loads(proc.stdout)
             venv = REPO / ".venv"
-            third_party = [p for p in found["hits"] if p.startswith("/usr/") or
-                           (p.startswith(f"{venv}/") and "rnnkit" not in p)]
+            base = subprocess.run([sys.executable, "-c", "import sys; print(sys.base_prefix)"],
+                                  capture_output=True, text=True).stdout.strip()
+            third_party = [p for p in found["hits"] if "rnnkit" not in p and (
+                p.startswith("/usr/") or p.startswith(f"{venv}/") or p.startswith(f"{base}/")
+                or "/site-packages/" in p or "/dist-packages/" in p)]
             # nbgrader's markers alone are a leak where course material lives (the course, the
             # exchange, homes, temporary folders); elsewhere (a tool of the machine that mentions
             # them) only a solution or hidden-test line is
