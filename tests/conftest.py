@@ -28,6 +28,17 @@ def load_nb(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+def hidden_lines(notebook: Path) -> list[str]:
+    """The lines (over 20 characters) of a solution notebook's hidden-test blocks."""
+    lines = []
+    for cell in load_nb(notebook)["cells"]:
+        src = "".join(cell["source"])
+        if "### BEGIN HIDDEN TESTS" in src:
+            block = src.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS")[0]
+            lines += [l.strip() for l in block.splitlines() if len(l.strip()) > 20]
+    return lines
+
+
 def make_course_copy(dest: Path) -> Path:
     """Copy what grading needs (solutions, lessons, autograder tools) into ``dest``."""
     shutil.copytree(REPO / "solutions", dest / "solutions",

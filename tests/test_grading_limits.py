@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, gradebook_rows, lesson_ids, load_nb, make_course_copy, run_course, submit
+from conftest import REPO, gradebook_rows, hidden_lines, lesson_ids, load_nb, make_course_copy, run_course, submit
 from test_robust_grading import _code_cell, _gid
 
 LESSON = "01_rnn"
@@ -181,12 +181,7 @@ def _outputs(root, student):
 
 
 def _hidden_lines():
-    lines = []
-    for cell in load_nb(SOLUTION)["cells"]:
-        src = "".join(cell["source"])
-        if "### BEGIN HIDDEN TESTS" in src:
-            block = src.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS")[0]
-            lines += [l.strip() for l in block.splitlines() if len(l.strip()) > 20]
+    lines = hidden_lines(SOLUTION)
     assert lines, "lesson 01 has no hidden tests"
     return lines
 

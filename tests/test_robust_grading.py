@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, gradebook_rows, lesson_ids, load_nb, make_course_copy, run_course, submit
+from conftest import REPO, gradebook_rows, hidden_lines, lesson_ids, load_nb, make_course_copy, run_course, submit
 
 LESSON = "01_rnn"
 pytestmark = pytest.mark.skipif(LESSON not in lesson_ids(), reason="lesson 01 is missing")
@@ -318,12 +318,7 @@ def test_rewriting_the_checks_in_the_kernel_does_not_help_a_wrong_answer(hostile
 def test_feedback_holds_no_hidden_test(hostile_class):
     hc = hostile_class
     run_course(hc["root"], "feedback", "--lesson", LESSON)
-    hidden = []
-    for cell in load_nb(SOLUTION)["cells"]:
-        src = "".join(cell["source"])
-        if "### BEGIN HIDDEN TESTS" in src:
-            block = src.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS")[0]
-            hidden += [l.strip() for l in block.splitlines() if len(l.strip()) > 20]
+    hidden = hidden_lines(SOLUTION)
     assert hidden, "lesson 01 has no hidden tests to hide"
     for student in ("good", "frames", "edited_test", "blank_displayhook"):
         assert (hc["root"] / "autograder" / "feedback" / student).exists(), student

@@ -53,8 +53,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import datetime
+import json
 import os
 import pwd
 import re
