@@ -102,10 +102,13 @@ bench: venv sandbox
 	-$(PY) tests/bench_numpy.py --json bench-results/numpy.json
 	$(PY) tests/bench_report.py bench-results
 
-# Lesson 05's sweeps (several T, seeds and data sizes): too long for the notebook, so they are
-# run here, written beside the lesson, and released with it (then run `make release`).
+# Lesson 05's sweeps (learning rates, seeds, lengths, data sizes, the timing block): too long for the
+# notebook, so they are run here (about 20 minutes on 2 cores; WORKERS=1 runs the training one run
+# at a time, about twice as long), written beside the lesson with the code's SHA-256 and the machine,
+# and released with it. Run it on a quiet machine: the timing block comes first and measures speed.
 experiments: venv
-	$(PY) -m rnnkit.experiments --out solutions/05_lstm_vs_gru/results.json
+	$(PY) -m rnnkit.experiments --out solutions/05_lstm_vs_gru/results.json $(if $(WORKERS),--workers $(WORKERS))
+	$(COURSE) release --lesson 05_lstm_vs_gru
 
 # The lessons' diagrams (lib/rnnkit/diagrams.py): redrawn as SVG, stored as cell attachments of
 # the solution notebooks' Markdown, and released into lessons/ for every lesson that changed.
