@@ -97,11 +97,28 @@ def mutant_notebook(lesson: str, replacements: dict, dest: Path) -> Path:
 
 MUTATION_RESULTS: list = []     # filled by test_mutants.py, printed at the end of the run
 
+CLASS: dict = {}                # (student, lesson) -> build(work: Path) -> notebook path
+
+
+def join_class(student: str, lesson: str, build) -> None:
+    """Put a submission into the one class graded per session (``graded_course``), beside the
+    solutions, the blank lessons and the mutants: a test module calls this at import with
+    ``build(work)``, which writes the student's notebook into the folder ``work`` and returns
+    its path. One `course.py grade --jobs 2` then grades everything, instead of one course copy
+    and one grading run per module."""
+    if student in ("solution", "blank") or student.startswith("mutant"):
+        raise ValueError(f"{student!r} is a name graded_course gives its own submissions")
+    if (student, lesson) in CLASS:
+        raise ValueError(f"{student}/{lesson} joined the class twice")
+    CLASS[(student, lesson)] = build
+
 
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory):
-    """The course copy after `release` and `grade` of every solution, every blank lesson and
-    every mutant submission of the mutation catalogues (tests/mutants/), graded 2 at a time."""
+    """The course copy after `release` and `grade` of every solution, every blank lesson, every
+    mutant submission of the mutation catalogues (tests/mutants/) and every submission a test
+    module added with :func:`join_class`, graded 2 at a time. Returns ``(root, gradebook rows,
+    the grade log, mutation plans)``."""
     import mutants
 
     root = make_course_copy(tmp_path_factory.mktemp("course"))
@@ -119,9 +136,18 @@ def graded_course(tmp_path_factory):
             student = f"mutant{i:02d}"
             path = mutant_notebook(lesson, replacements, work / f"{lesson}-{student}.ipynb")
             submit(root, student, lesson, path)
+    joined = tmp_path_factory.mktemp("joined")
+    for (student, lesson), build in sorted(CLASS.items()):
+        submit(root, student, lesson, build(joined))
     proc = run_course(root, "grade", "--jobs", "2")
     print(proc.stdout)
     return root, gradebook_rows(root), proc.stdout, plans
+
+
+@pytest.fixture(scope="session")
+def class_feedback(graded_course):
+    """`course.py feedback` run once over the whole graded class; returns its process."""
+    return run_course(graded_course[0], "feedback")
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,6 +1,6 @@
 """Work the kernel claims but never did, graded through the real `course.py grade` path.
 
-Each student of one graded course copy skips the work an exercise asks for and makes its answer
+Each student of the session's one graded class (conftest.join_class) skips the work an exercise asks for and makes its answer
 look right: a timing harness that never runs the module and makes its durations up (lesson 05),
 a "trained" classifier that is a hand-written rule and a "forecaster" that answers each window
 with the truth it reads in the next window of the batch (lesson 06), and a NumPy exercise answered
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import mutants
-from conftest import REPO, gradebook_rows, lesson_ids, load_nb, make_course_copy, run_course, submit
+from conftest import REPO, join_class, lesson_ids, load_nb, run_course
 
 TIMING, PRACTICE, NUMPY = "05_lstm_vs_gru", "06_rnns_in_practice", "01_rnn"
 pytestmark = pytest.mark.skipif(not {TIMING, PRACTICE, NUMPY} <= set(lesson_ids()),
@@ -54,27 +54,35 @@ def _with_answers(lesson, answers, dest: Path) -> Path:
     return dest
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    root = make_course_copy(tmp_path_factory.mktemp("course"))
-    work = tmp_path_factory.mktemp("notebooks")
-    for lesson in (TIMING, PRACTICE, NUMPY):
-        run_course(root, "release", "--lesson", lesson)
-    for lesson in (TIMING, PRACTICE):
-        submit(root, "solution", lesson, REPO / "solutions" / lesson / f"{lesson}.ipynb")
+def _faker(work):
     fake = _variant(TIMING, "time_forward_backward", "made-up durations, the module never called")
-    submit(root, "faker", TIMING, _with_answers(TIMING, {fake.exercise: fake.source},
-                                               work / "faker.ipynb"))
+    return _with_answers(TIMING, {fake.exercise: fake.source}, work / "faker.ipynb")
+
+
+def _cheater(work):
     rule = _variant(PRACTICE, "train_classifier",
                     "untrained SequenceClassifier whose forward is the sum rule")
     peek = _variant(PRACTICE, "train_forecaster", "next-window answer inside an untrained Forecaster")
-    submit(root, "cheater", PRACTICE, _with_answers(
-        PRACTICE, {rule.exercise: rule.source, peek.exercise: peek.source}, work / "cheater.ipynb"))
-    submit(root, "torchy", NUMPY, _with_answers(NUMPY, {"rnn_step_forward": TORCH_STEP.lstrip()},
-                                                work / "torchy.ipynb"))
-    run_course(root, "grade", "--jobs", "2")
-    report = run_course(root, "report").stdout
-    return gradebook_rows(root), report
+    return _with_answers(PRACTICE, {rule.exercise: rule.source, peek.exercise: peek.source},
+                         work / "cheater.ipynb")
+
+
+def _torchy(work):
+    return _with_answers(NUMPY, {"rnn_step_forward": TORCH_STEP.lstrip()}, work / "torchy.ipynb")
+
+
+if {TIMING, PRACTICE, NUMPY} <= set(lesson_ids()):
+    join_class("faker", TIMING, _faker)
+    join_class("cheater", PRACTICE, _cheater)
+    join_class("torchy", NUMPY, _torchy)
+
+
+@pytest.fixture(scope="module")
+def graded(graded_course):
+    """The class's gradebook rows (the solutions are graded there as ``solution``) and the
+    report of `course.py report`."""
+    root, rows = graded_course[:2]
+    return rows, run_course(root, "report").stdout
 
 
 def _score(rows, student, lesson, cell):

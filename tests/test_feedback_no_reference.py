@@ -1,7 +1,7 @@
 """Feedback is fair and gives nothing hidden away (issue 16, items 10 and 12).
 
 Two wrong submissions of lesson 01 go through the real `course.py grade` and `course.py
-feedback`:
+feedback`, in the session's one graded class (conftest.join_class):
 
 * ``visible_only``: ``rnn_step_forward`` and ``softmax_cross_entropy`` right on the sizes of
   the visible cases only, so the visible cases pass and the hidden ones fail. Their feedback
@@ -27,7 +27,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, gradebook_rows, lesson_ids, load_nb, make_course_copy, run_course, submit
+from conftest import REPO, join_class, lesson_ids, load_nb
 
 LESSON = "01_rnn"
 pytestmark = pytest.mark.skipif(LESSON not in lesson_ids(), reason="lesson 01 is missing")
@@ -117,18 +117,22 @@ def _error_of(nb: dict, test_id: str) -> str:
                      if o.get("output_type") == "error")
 
 
+def _builder(student, answers):
+    def write(work):
+        path = work / f"{student}-{LESSON}.ipynb"
+        path.write_text(json.dumps(_with_answers(load_nb(SOLUTION), answers)))
+        return path
+    return write
+
+
+if LESSON in lesson_ids():
+    for _student, _answers in (("visible_only", VISIBLE_ONLY), ("keepdims", KEEPDIMS)):
+        join_class(_student, LESSON, _builder(_student, _answers))
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    root = make_course_copy(tmp_path_factory.mktemp("feedback-course"))
-    work = tmp_path_factory.mktemp("feedback-subs")
-    run_course(root, "release", "--lesson", LESSON)
-    solution = load_nb(root / "solutions" / LESSON / f"{LESSON}.ipynb")
-    for student, answers in (("visible_only", VISIBLE_ONLY), ("keepdims", KEEPDIMS)):
-        path = work / f"{student}.ipynb"
-        path.write_text(json.dumps(_with_answers(solution, answers)))
-        submit(root, student, LESSON, path)
-    log = run_course(root, "grade", "--lesson", LESSON, "--jobs", "2").stdout
-    run_course(root, "feedback", "--lesson", LESSON)
+def graded(graded_course, class_feedback):
+    root, rows, log = graded_course[:3]
 
     def page(student):
         return html_lib.unescape((root / "autograder" / "feedback" / student / LESSON /
@@ -137,8 +141,7 @@ def graded(tmp_path_factory):
     def autograded(student):
         return load_nb(root / "autograder" / "autograded" / student / LESSON / f"{LESSON}.ipynb")
 
-    return {"root": root, "rows": gradebook_rows(root), "log": log, "page": page,
-            "autograded": autograded}
+    return {"root": root, "rows": rows, "log": log, "page": page, "autograded": autograded}
 
 
 @pytest.mark.parametrize("test_id, output", [("test_rnn_step_forward", "h_next"),

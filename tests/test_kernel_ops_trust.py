@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from conftest import gradebook_rows, lesson_ids, load_nb, make_course_copy, run_course, submit
+from conftest import REPO, join_class, lesson_ids, load_nb
 
 pytestmark = pytest.mark.skipif(not {"01_rnn", "04_gru"} <= set(lesson_ids()),
                                 reason="lessons 01 and 04 are needed")
@@ -144,28 +144,31 @@ def _notebook(root, lesson, tmp, name, append=None, replace=None):
     return path
 
 
+STUDENTS = {
+    # three exercises, three holes: each test cell sees one of them
+    ("hostile", "01_rnn"): dict(append={"rnn_forward": FORWARD_WRITES_H0,
+                                        "rnn_backward": BACKWARD_POPS},
+                                replace={"sample_next": SAMPLE_NOT_WRITTEN}),
+    ("numpy_cell", "04_gru"): dict(replace={"GRUCell": _numpy_gru_cell()}),
+    ("numpy_cell_fake_autograd", "04_gru"): dict(
+        replace={"GRUCell": _numpy_gru_cell() + FAKE_AUTOGRAD}),
+}
+
+
+def _builder(student, lesson, edits):
+    return lambda work: _notebook(REPO, lesson, work, student, **edits)
+
+
+if {"01_rnn", "04_gru"} <= set(lesson_ids()):
+    for (_student, _lesson), _edits in STUDENTS.items():
+        join_class(_student, _lesson, _builder(_student, _lesson, _edits))
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("kernel_ops")
-    root = make_course_copy(tmp / "course")
-    for lesson in ("01_rnn", "04_gru"):
-        run_course(root, "release", "--lesson", lesson)
-    students = {
-        # three exercises, three holes: each test cell sees one of them
-        ("hostile", "01_rnn"): _notebook(root, "01_rnn", tmp, "hostile", append={
-            "rnn_forward": FORWARD_WRITES_H0, "rnn_backward": BACKWARD_POPS},
-            replace={"sample_next": SAMPLE_NOT_WRITTEN}),
-        ("numpy_cell", "04_gru"): _notebook(root, "04_gru", tmp, "numpy_cell", replace={
-            "GRUCell": _numpy_gru_cell()}),
-        ("numpy_cell_fake_autograd", "04_gru"): _notebook(
-            root, "04_gru", tmp, "numpy_cell_fake_autograd",
-            replace={"GRUCell": _numpy_gru_cell() + FAKE_AUTOGRAD}),
-    }
-    for (student, lesson), path in students.items():
-        submit(root, student, lesson, path)
-    proc = run_course(root, "grade", "--jobs", "2")
-    print(proc.stdout)
-    return gradebook_rows(root), proc.stdout
+def graded(graded_course):
+    """The gradebook rows and the grade log of the session's one graded class
+    (conftest.join_class)."""
+    return graded_course[1], graded_course[2]
 
 
 def _scores(rows, student, lesson):

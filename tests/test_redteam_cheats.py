@@ -1,5 +1,5 @@
 """Red-team cheats that scored without the work, graded through the real `course.py grade`
-path in one course copy: lesson 02's tbptt_gradients answered with zeros while tbptt_windows
+path in the session's one graded class (conftest.join_class): lesson 02's tbptt_gradients answered with zeros while tbptt_windows
 (already graded) returns [] afterwards, so that the fallback reference over the learner's
 windows was all zeros; lesson 06's sample that never runs the model (it recognised the test
 models by their sizes, or drew from softmax(head.bias / temperature)). Each cheat must score
@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import REPO, gradebook_rows, lesson_ids, load_nb, make_course_copy, run_course, submit
+from conftest import REPO, join_class, lesson_ids, load_nb
 
 L02, L06 = "02_vanishing_gradients", "06_rnns_in_practice"
 pytestmark = pytest.mark.skipif(not {L02, L06} <= set(lesson_ids()), reason="lesson missing")
@@ -50,29 +50,33 @@ def _edited(lesson, replacements, flag_after=None):
 
 
 STUDENTS = {
-    (L02, "solution"): lambda: _edited(L02, {}),
     (L02, "zeros_flag"): lambda: _edited(L02, {"tbptt_windows": WINDOWS_FLAG,
                                                "tbptt_gradients": ZERO_GRADIENTS},
                                          flag_after="test_tbptt_windows"),
     (L02, "zeros_empty"): lambda: _edited(L02, {"tbptt_windows": WINDOWS_EMPTY,
                                                 "tbptt_gradients": ZERO_GRADIENTS}),
-    (L06, "solution"): lambda: _edited(L06, {}),
     (L06, "bias_sampler"): lambda: _edited(L06, {"sample": SAMPLE_FROM_BIAS}),
 }
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("redteam")
-    root = make_course_copy(tmp / "course")
-    for lesson in (L02, L06):
-        run_course(root, "release", "--lesson", lesson)
-    for (lesson, student), build in STUDENTS.items():
-        path = tmp / f"{lesson}-{student}.ipynb"
+def _builder(lesson, student, build):
+    def write(work):
+        path = work / f"{lesson}-{student}.ipynb"
         path.write_text(json.dumps(build()))
-        submit(root, student, lesson, path)
-    proc = run_course(root, "grade", "--jobs", "2")
-    return gradebook_rows(root), proc.stdout
+        return path
+    return write
+
+
+if {L02, L06} <= set(lesson_ids()):
+    for (_lesson, _student), _build in STUDENTS.items():
+        join_class(_student, _lesson, _builder(_lesson, _student, _build))
+
+
+@pytest.fixture(scope="module")
+def graded(graded_course):
+    """The class's gradebook rows and grade log; the solutions are graded there as
+    ``solution``."""
+    return graded_course[1], graded_course[2]
 
 
 def _score(rows, student, lesson, test):

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, gradebook_rows, hidden_lines, lesson_ids, load_nb, make_course_copy, run_course, submit
+from conftest import REPO, gradebook_rows, hidden_lines, join_class, lesson_ids, load_nb, make_course_copy, run_course, submit
 
 LESSON = "01_rnn"
 pytestmark = pytest.mark.skipif(LESSON not in lesson_ids(), reason="lesson 01 is missing")
@@ -421,21 +421,35 @@ def test_edited_or_deleted_tests_are_restored(hostile_class, student):
     assert "modified cells" in hc["lines"][student], hc["lines"][student]
 
 
-def test_parallel_grading_equals_serial_and_regrading_is_stable(tmp_path):
-    subs = {"a": SOLUTION, "b": REPO / "lessons" / LESSON / f"{LESSON}.ipynb"}
+def _wrong_first(work):
     nb = load_nb(SOLUTION)
     _append(nb, FIRST, WRONG_FIRST)
-    subs["c"] = tmp_path / "c.ipynb"
-    subs["c"].write_text(json.dumps(nb))
-    results = {}
-    for jobs in ("1", "2"):
-        root = make_course_copy(tmp_path / f"course{jobs}")
-        run_course(root, "release", "--lesson", LESSON)
-        for student, path in subs.items():
-            submit(root, student, LESSON, path)
-        run_course(root, "grade", "--jobs", jobs)
-        results[jobs] = gradebook_rows(root)
-    assert results["1"] == results["2"], "parallel grading gave another gradebook than serial"
+    path = work / "wrong_first.ipynb"
+    path.write_text(json.dumps(nb))
+    return path
+
+
+if LESSON in lesson_ids():
+    join_class("wrong_first", LESSON, _wrong_first)
+
+
+def test_parallel_grading_equals_serial_and_regrading_is_stable(graded_course, tmp_path):
+    """Three submissions of lesson 01 graded one at a time in a course copy of their own get
+    the grades the session's class (graded two at a time, among many) gave them; grading the
+    copy again, two at a time, changes nothing."""
+    subs = {"solution": SOLUTION, "blank": REPO / "lessons" / LESSON / f"{LESSON}.ipynb",
+            "wrong_first": _wrong_first(tmp_path)}
+    root = make_course_copy(tmp_path / "course")
+    run_course(root, "release", "--lesson", LESSON)
+    for student, path in subs.items():
+        submit(root, student, LESSON, path)
+    run_course(root, "grade", "--jobs", "1")
+    serial = gradebook_rows(root)
+    parallel = graded_course[1]
+    for student in subs:
+        assert serial[(student, LESSON)] == parallel[(student, LESSON)], \
+            f"{student}: grading one at a time gave other grades than the class graded two at a time"
+    assert serial[("wrong_first", LESSON)][FIRST_TEST][2] == 0, "the wrong first exercise scored"
     run_course(root, "grade", "--jobs", "2")
-    assert gradebook_rows(root) == results["2"], "regrading changed the scores"
+    assert gradebook_rows(root) == serial, "regrading changed the scores"
     assert os.path.exists(root / "autograder" / "gradebook.db")
