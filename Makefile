@@ -35,7 +35,7 @@ JOBS ?= 1
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt lib/pyproject.toml autograder/templates/mathjax.html.j2
+$(STAMP): requirements.txt lib/pyproject.toml autograder/templates/mathjax.html.j2 autograder/open_feedback_link.py
 	@echo "== Installing the course environment into $(VENV)/ (torch CPU, JupyterLab, nbgrader, NumPy,"
 	@echo "== matplotlib, statsmodels, ...): about 1.9 GB, 1.5-3 minutes on a fresh clone; pip's progress follows."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,8 @@ $(STAMP): requirements.txt lib/pyproject.toml autograder/templates/mathjax.html.
 	for t in feedback formgrade; do \
 	  mkdir -p $(VENV)/share/jupyter/nbconvert/templates/$$t && \
 	  cp autograder/templates/mathjax.html.j2 $(VENV)/share/jupyter/nbconvert/templates/$$t/; done
+	# "(view feedback)" in the Assignment List opens the feedback page, not only its folder
+	$(PY) autograder/open_feedback_link.py $(VENV)
 	@echo "== The course environment is ready in $(VENV)/."
 	touch $@
 

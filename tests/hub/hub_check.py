@@ -31,7 +31,8 @@ What it does, all on loopback ports in a temporary folder (the repository's own 
    lists them; ``course.py grade`` as the instructor (bubblewrap sandbox with a user namespace);
    the written answers of alice are hand-graded through the formgrader's API (the calls its
    grading page makes); ``course.py feedback`` + ``nbgrader release_feedback``; ``course.py export``;
-6. each student presses Fetch Feedback in the Assignment List and opens the feedback page: it
+6. each student presses Fetch Feedback in the Assignment List and "(view feedback)", which opens
+   the feedback page in a JupyterLab tab; it
    shows their own total (the gradebook's) and no other student's name;
 7. the file system refuses a student: another student's home, the exchange's inbound folder and a
    submission in it, the exchange's feedback listing, the gradebook, the submitted/ folder and
@@ -770,16 +771,16 @@ def main(argv=None) -> int:
                 files = sorted(home.glob(f"{LESSON}/feedback/*/{LESSON}.html"))
                 assert len(files) == 1, f"feedback files in {name}'s home: {files}"
                 rel = files[0].relative_to(home)
-                # "(view feedback)" shows the feedback's folder in the file browser; the student
-                # double-clicks the HTML there (hub/README.md)
+                # "(view feedback)" opens the feedback page in a JupyterLab tab (the course's
+                # change to nbgrader's link, autograder/open_feedback_link.py) and shows its
+                # folder in the file browser
                 page.locator("#submitted_assignments_list a", has_text="view feedback").first.click()
-                item = page.locator(".jp-DirListing-item", has_text=f"{LESSON}.html").first
-                item.wait_for(timeout=30_000)
-                if name == ALICE:
-                    page.screenshot(path=str(SHOTS / "student-view-feedback.png"))
-                item.dblclick()
                 page.locator(".lm-TabBar-tab", has_text=f"{LESSON}.html").first.wait_for(timeout=30_000)
-                page.wait_for_timeout(1500)
+                frame = page.frame_locator("iframe").last
+                shown = frame.locator("h4", has_text="Score:").first
+                shown.wait_for(timeout=30_000)
+                in_tab = re.search(r"Score:\s*([\d.]+)", shown.inner_text())
+                page.wait_for_timeout(1000)
                 if name == ALICE:
                     page.screenshot(path=str(SHOTS / "student-feedback-opened.png"))
                 page.goto(f"{hub.url}/user/{name}/files/{rel}")
@@ -790,13 +791,16 @@ def main(argv=None) -> int:
                 score, mx = float(m.group(1)), float(m.group(2))
                 expected = facts["csv"][name]
                 assert abs(score - expected) < 1e-6, f"{name}'s feedback says {score}, the gradebook {expected}"
+                assert in_tab and abs(float(in_tab.group(1)) - expected) < 1e-6, \
+                    f"the tab '(view feedback)' opened shows {shown.inner_text()!r}"
                 body = page.content()
                 others = [o for o in STUDENTS if o != name and o in body]
                 assert not others, f"{name}'s feedback names {others}"
                 if name == ALICE:
                     page.screenshot(path=str(SHOTS / "student-feedback.png"), full_page=False)
                 page.screenshot(path=str(SHOTS / f"feedback-{name}.png"))
-                return f"{rel}: Score {score:g} / {mx:g} (gradebook {expected:g}); no other student named"
+                return (f"{rel}: opened by '(view feedback)' in a tab; Score {score:g} / {mx:g} "
+                        f"(gradebook {expected:g}); no other student named")
 
             for s in STUDENTS:
                 steps.run(f"{s}-feedback", student_feedback, s)
