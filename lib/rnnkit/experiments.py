@@ -487,19 +487,21 @@ def data_size_run(kind: str, n_train: int, steps: int, seed: int = 0, T: int = 3
 # the sweep
 # ---------------------------------------------------------------------------------------------
 FULL = dict(
-    seeds=(0, 1, 2), lrs=(1e-3, 3e-3, 1e-2),
-    recall_T=(20, 40), recall_steps=1500, recall_lrs=(3e-4, 1e-3, 3e-3, 1e-2),
+    seeds=(0, 1, 2), lrs=(1e-3, 3e-3, 1e-2, 3e-2),
+    recall_T=(20, 40), recall_steps=1500, recall_lrs=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
     adding_T=(50, 100), adding_sweep_T=(50,), adding_steps=1000,
     data_sizes=(100, 2000), data_steps=1000, data_T=30,
-    anbn_steps=1500, anbn_lrs=(1e-3, 3e-3, 1e-2),
-    lm_steps=600, lm_lrs=(1e-3, 3e-3, 1e-2), lm_kinds=("lstm", "gru"),
+    anbn_steps=1500, anbn_lrs=(1e-3, 3e-3, 1e-2, 3e-2),
+    lm_steps=600, lm_lrs=(3e-3, 1e-2, 3e-2), lm_kinds=("lstm", "gru"),
     timing_rounds=7, min_run_time=0.25, lengths=(25, 50, 100, 200), workers=2)
-"""The settings of ``make experiments``. Learning rates: every architecture is trained at each
-rate of ``recall_lrs`` (delayed recall), ``lrs`` (the adding problem at ``adding_sweep_T``) and
-``lm_lrs`` (character language model), with every seed; its best rate (lowest median final
-validation loss over the seeds) is reported as its result. The adding problem at the other
-lengths of ``adding_T`` and the small-data runs use each architecture's best adding rate;
-a^n b^n runs at ``anbn_lrs`` (its selection, if several, is by the final training loss)."""
+"""The settings of ``make experiments`` (about 20 minutes on 2 cores, 2 workers). Learning rates:
+every architecture is trained at each rate of ``recall_lrs`` (delayed recall), ``lrs`` (the adding
+problem at ``adding_sweep_T``), ``anbn_lrs`` (a^n b^n) and ``lm_lrs`` (the character language
+model, peak rates of a cosine decay), with every seed; its best rate (lowest median final
+validation loss over the seeds, :data:`SELECT_BY`) is reported as its result. A best rate at
+the edge of its grid means a better one may lie beyond it (the lesson's tables show where). The
+adding problem at the other lengths of ``adding_T`` and the small-data runs use
+each architecture's best adding rate."""
 
 QUICK = dict(
     seeds=(0,), lrs=(1e-3, 1e-2), recall_T=(6,), recall_steps=20, recall_lrs=(1e-3, 1e-2),
