@@ -1,10 +1,8 @@
 """The grading pipeline, end to end through real `nbgrader generate_assignment` and `autograde`."""
 
-import json
-
 import pytest
 
-from conftest import REPO, lesson_ids, load_nb, run_course, submit
+from conftest import REPO, lesson_ids, load_nb, run_course
 
 LESSONS = lesson_ids()
 
