@@ -16,6 +16,8 @@
 #     inbound/ 3773 (students write but cannot list it, and the sticky bit forbids renaming or
 #     deleting another's submission), feedback/ 2771 (a student reads only the files whose
 #     hashed names they know);
+#     the exchange is a file system of its own, of a fixed size (RNNCOURSE_HUB_EXCHANGE_SIZE,
+#     default 4G, in a loop-mounted image beside it), so that no student can fill the disk with it;
 #  3. the course's Python usable by every user: the folders above .venv/ and above the Python
 #     the venv was made from get o+x (traverse only, no listing) where they lack it (e.g. /root
 #     when Python comes from pyenv under /root; on a server, install Python outside /root);
@@ -28,7 +30,8 @@
 #     rnn-instructors, group-writable, new files keep the group (setgid folders); lessons/ has a
 #     default ACL (setfacl, from Debian's acl when missing) that keeps what an instructor's
 #     release writes readable by all, whatever their umask;
-#  5. configurable-http-proxy from npm (pinned in hub/package.json / package-lock.json) into
+#  5. /proc with hidepid=invisible: users see only their own processes;
+#  6. configurable-http-proxy from npm (pinned in hub/package.json / package-lock.json) into
 #     hub/node_modules/ when missing.
 #  Run it again after adding files to the repository (make hub does): new top-level entries are
 #  closed then.
@@ -62,6 +65,44 @@ getent group "$STUDENTS" >/dev/null || groupadd --system "$STUDENTS"
 # 2. the exchange, and the course's folders in it for the instructors' group
 COURSE_ID="${RNNCOURSE_HUB_COURSE_ID:-rnn-course}"
 mkdir -p "$EXCHANGE"
+# Its space is capped: students write into inbound/, and one of them must not fill the disk that
+# the hub, the gradebook and the other homes live on. Unless the exchange is already a mount
+# point of its own (a partition the administrator made), it is an ext4 file system in a sparse
+# image file of RNNCOURSE_HUB_EXCHANGE_SIZE (default 4G; 0: no cap), mounted over the loop
+# device (nosuid, nodev, noexec), again by every make hub. A kernel with quota support also gets
+# the file system's quota feature, so that per-student limits can be set (hub/README.md).
+SIZE="${RNNCOURSE_HUB_EXCHANGE_SIZE:-4G}"
+IMAGE="${RNNCOURSE_HUB_EXCHANGE_IMAGE:-$EXCHANGE.img}"
+if [ "$SIZE" != 0 ] && ! mountpoint -q "$EXCHANGE"; then
+  no_link "$IMAGE"
+  if [ ! -e "$IMAGE" ] && [ -n "$(ls -A "$EXCHANGE")" ]; then
+    echo "setup_hub: $EXCHANGE already holds files and is not a file system of its own: its space is NOT capped." \
+         "To cap it: stop the hub, move its contents aside, run hub/setup_hub.sh again, move them back" \
+         "(or set RNNCOURSE_HUB_EXCHANGE_SIZE=0 to keep it as it is and silence this)" >&2
+  else
+    opts=loop,nosuid,nodev,noexec
+    if [ ! -e "$IMAGE" ]; then
+      truncate -s "$SIZE" "$IMAGE" && chmod 600 "$IMAGE"
+      # the quota feature only where the kernel can mount it (else mkfs again without)
+      if ! { mkfs.ext4 -q -m 0 -O quota -E quotatype=usrquota:grpquota "$IMAGE" 2>/dev/null &&
+             mount -o "$opts,usrquota,grpquota" "$IMAGE" "$EXCHANGE" 2>/dev/null; }; then
+        mkfs.ext4 -q -F -m 0 "$IMAGE"
+      fi
+    fi
+    quota=""             # an image with the quota feature mounts only where the kernel has quotas
+    if dumpe2fs -h "$IMAGE" 2>/dev/null | grep -q '^Filesystem features:.* quota'; then
+      opts="$opts,usrquota,grpquota" quota=", per-student quotas possible (setquota)"
+    fi
+    if mountpoint -q "$EXCHANGE" || mount -o "$opts" "$IMAGE" "$EXCHANGE"; then
+      rmdir "$EXCHANGE/lost+found" 2>/dev/null || true
+      echo "setup_hub: the exchange is a file system of its own, $(df -h --output=size "$EXCHANGE" | tail -1 | tr -d ' ') ($IMAGE$quota);" \
+           "to mount it at boot: echo '$IMAGE $EXCHANGE ext4 $opts 0 2' >> /etc/fstab"
+    else
+      echo "setup_hub: could not mount $IMAGE on $EXCHANGE (no loop device here?): the exchange's space is NOT capped;" \
+           "give it a partition of its own (hub/README.md, 'space')" >&2
+    fi
+  fi
+fi
 chown root:root "$EXCHANGE"
 chmod 1777 "$EXCHANGE"
 d="$(dirname "$EXCHANGE")"
@@ -150,7 +191,20 @@ if ! runuser -u nobody -- "$VENV/bin/python" -c 'import jupyterhub, nbgrader, rn
   exit 1
 fi
 
-# 5. the proxy
+# 5. processes: a user sees only their own in /proc (hidepid=invisible), so a student cannot read
+# another's command lines (kernel connection files, notebook paths) or even that they run.
+# Root sees all; the hub runs as root. Not kept at reboot: make hub does it again, or add
+# 'proc /proc proc defaults,hidepid=invisible 0 0' to /etc/fstab.
+if ! grep -qE '^proc /proc proc .*hidepid=(2|invisible)' /proc/mounts; then
+  if mount -o remount,hidepid=invisible /proc 2>/dev/null; then
+    echo "setup_hub: /proc remounted with hidepid=invisible (users see only their own processes)"
+  else
+    echo "setup_hub: could not remount /proc with hidepid=invisible (a container without that right?):" \
+         "students can see each other's processes and their command lines" >&2
+  fi
+fi
+
+# 6. the proxy
 if [ ! -x "$HUB/node_modules/.bin/configurable-http-proxy" ] || [ "$HUB/package-lock.json" -nt "$HUB/node_modules/.package-lock.json" ]; then
   command -v npm >/dev/null || { apt-get install -y -qq nodejs npm >/dev/null 2>&1 || \
     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq nodejs npm >/dev/null 2>&1); }

@@ -43,6 +43,9 @@ What it does, all on loopback ports in a temporary folder (the repository's own 
    (``nbgrader submit --student=alice``, folders named for carol dated 2099, his own dated 2099
    or of 60 MiB; renaming or deleting alice's folder is refused by the sticky bit); the second
    instructor's collect refuses all five and collects each student's own newest submission;
+   while the servers run, bob sees none of the others' processes in /proc (setup_hub.sh's
+   hidepid=invisible), and his write of 1 GiB into inbound/ stops at the exchange's own file
+   system's size (a 256 MiB image here; setup_hub.sh), so he cannot fill the machine's disk;
 8. the hub and everything it started stop; the users, their homes and the folder are removed
    (``--keep`` keeps them for a look).
 
@@ -85,6 +88,7 @@ STUDENTS = ["rnnt-alice", "rnnt-bob", "rnnt-carol"]      # solution, blank, half
 ALICE, BOB, CAROL = STUDENTS
 T0 = time.time()
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
+EXCHANGE_MB = 256          # the test hub's exchange: a file system of this size (setup_hub.sh)
 
 
 def log(msg: str) -> None:
@@ -145,7 +149,8 @@ class Hub:
                         RNNCOURSE_HUB_PORTS=self.ports,
                         RNNCOURSE_HUB_COURSE=str(self.course),
                         RNNCOURSE_HUB_EXCHANGE=str(self.exchange),
-                        RNNCOURSE_HUB_RUNTIME=str(self.runtime))
+                        RNNCOURSE_HUB_RUNTIME=str(self.runtime),
+                        RNNCOURSE_HUB_EXCHANGE_SIZE=f"{EXCHANGE_MB}M")
         self.env.pop("JUPYTER_CONFIG_PATH", None)
         self.proc = None
 
@@ -189,7 +194,12 @@ class Hub:
                             "gradebook.db*", "grades*.csv", "submitted", "autograded", "feedback",
                             "reports", "release", "source_with_tests", "exchange",
                             "lab-workspaces", "__pycache__", ".ipynb_checkpoints"))
-        subprocess.run([str(HUB / "setup_hub.sh"), str(self.course)], env=self.env, check=True)
+        self.proc_options = proc_mount_options()
+        setup = subprocess.run([str(HUB / "setup_hub.sh"), str(self.course)], env=self.env,
+                               check=True, capture_output=True, text=True)
+        sys.stdout.write(setup.stdout)
+        sys.stderr.write(setup.stderr)
+        self.setup_log = setup.stdout + setup.stderr
         pwfile = self.tmp / "passwords.tsv"
         pwfile.write_text("".join(f"{n}\t{p}\n" for n, p in self.passwords.items()))
         pwfile.chmod(0o600)
@@ -252,6 +262,15 @@ class Hub:
         if notes:
             raise RuntimeError("; ".join(notes))
         return "the hub, the proxy and every user's server stopped"
+
+
+def proc_mount_options() -> str:
+    """The mount options of /proc (setup_hub.sh adds hidepid=invisible)."""
+    for line in Path("/proc/mounts").read_text().splitlines():
+        dev, mnt, fstype, opts = line.split()[:4]
+        if mnt == "/proc" and fstype == "proc":
+            return opts
+    return ""
 
 
 def user_processes(uids: set[int]) -> list[int]:
@@ -621,6 +640,52 @@ def main(argv=None) -> int:
                 return f"student servers' RSS: {', '.join(f'{k / 1024:.0f} MiB' for k in servers)}"
             steps.run("server-memory", memory)
 
+            # --- a student sees only their own processes (/proc hidepid) ---------------------
+            def processes_hidden():
+                others = {pwd.getpwnam(n).pw_uid for n in [ALICE, CAROL, INSTRUCTOR]}
+                running = user_processes(others)          # as root: their servers run now
+                assert running, "no process of alice, carol or the instructor runs (the test's premise)"
+                seen = hub.as_user(BOB, str(BIN / "python"), "-c", (
+                    "import os, json; out = []\n"
+                    "for e in os.listdir('/proc'):\n"
+                    "    if e.isdigit():\n"
+                    "        try: out.append(os.stat('/proc/' + e).st_uid)\n"
+                    "        except OSError: pass\n"
+                    "print(json.dumps(out))"))
+                uids = json.loads(seen.stdout)
+                shown = [u for u in uids if u in others]
+                assert not shown, (f"{BOB} sees {len(shown)} process(es) of other users in /proc "
+                                   f"(root sees {len(running)}); /proc is mounted {proc_mount_options()}")
+                assert uids, f"{BOB} sees no process at all, not even his own"
+                return (f"{BOB} sees {len(uids)} process(es), all his own; root sees {len(running)} of "
+                        f"alice, carol and the instructor (/proc: {proc_mount_options()})")
+            steps.run("processes-hidden", processes_hidden)
+
+            # --- a student cannot fill the disk through the exchange (issue 17, item 6) ---------
+            def exchange_space():
+                inbound = hub.exchange / "rnn-course" / "inbound"
+                image = Path(f"{hub.exchange}.img")
+                if not os.path.ismount(hub.exchange):
+                    assert "could not mount" in hub.setup_log, \
+                        "the exchange is not a file system of its own and setup_hub.sh did not say why"
+                    return ("NOT CHECKED: setup_hub.sh could not mount the exchange's image on this "
+                            "machine (no loop device); it said so")
+                fill = inbound / "bob-fills-the-disk"
+                proc = hub.as_user(BOB, "dd", "if=/dev/zero", f"of={fill}", "bs=1M",
+                                   f"count={4 * EXCHANGE_MB}", check=False, timeout=300)
+                assert proc.returncode != 0 and "No space left" in proc.stderr, \
+                    f"bob's {4 * EXCHANGE_MB} MiB write into inbound/ was not stopped: {proc.stderr[-300:]}"
+                written = fill.stat().st_size
+                on_disk = image.stat().st_blocks * 512
+                assert written <= EXCHANGE_MB << 20 and on_disk <= (EXCHANGE_MB << 20), \
+                    f"bob wrote {written >> 20} MiB, the image takes {on_disk >> 20} MiB of the disk"
+                # what hub/README.md tells the instructor to do: remove it as root
+                fill.unlink()
+                return (f"bob's write into inbound/ stopped at {written >> 20} MiB (No space left on "
+                        f"device); the exchange's image takes {on_disk >> 20} MiB of the machine's "
+                        f"disk, at most {EXCHANGE_MB} MiB")
+            steps.run("exchange-space-capped", exchange_space)
+
             # --- the instructor: collect, formgrader, grade, hand-grade, feedback ----------------
             def instructor_collect():
                 page = new_page(INSTRUCTOR)
@@ -929,6 +994,11 @@ def main(argv=None) -> int:
             def cleanup():
                 subprocess.run([sys.executable, str(HUB / "users.py"), "remove", *INSTRUCTORS, *STUDENTS],
                                check=True, stdout=subprocess.DEVNULL)
+                if os.path.ismount(hub.exchange):
+                    subprocess.run(["umount", str(hub.exchange)], check=True)
+                before = getattr(hub, "proc_options", "")
+                if "hidepid" not in before and "hidepid" in proc_mount_options():
+                    subprocess.run(["mount", "-o", "remount,hidepid=0", "/proc"], check=False)
                 shutil.rmtree(tmp, ignore_errors=True)
                 return "users, homes and the test folder removed"
             steps.run("cleanup", cleanup)
