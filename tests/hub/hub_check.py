@@ -46,6 +46,9 @@ What it does, all on loopback ports in a temporary folder (the repository's own 
    while the servers run, bob sees none of the others' processes in /proc (setup_hub.sh's
    hidepid=invisible), and his write of 1 GiB into inbound/ stops at the exchange's own file
    system's size (a 256 MiB image here; setup_hub.sh), so he cannot fill the machine's disk;
+   after the feedback, root grades alice's submission again (the README allows it) while bob
+   looks through /tmp, /var/tmp and /dev/shm: he sees the scratch folders' names but can enter
+   none, and reads no answer line, IPython history or kernel connection file (item 7);
 8. the hub and everything it started stop; the users, their homes and the folder are removed
    (``--keep`` keeps them for a look).
 
@@ -264,6 +267,44 @@ class Hub:
         return "the hub, the proxy and every user's server stopped"
 
 
+# bob's look while root grades (issue 17, item 7): run as bob, with the answer patterns on
+# stdin; it looks until the flag file (argv[1]) is gone and prints what it saw as JSON
+PEEK = r"""
+import json, os, sys, time
+flag, patterns = sys.argv[1], json.load(sys.stdin)
+start = time.time()
+seen = {"scratch": set(), "entered": set(), "hits": {}, "kernel_files": set(), "rounds": 0}
+def look():
+    for top in ("/tmp", "/var/tmp", "/dev/shm"):
+        for root, dirs, files in os.walk(top):          # what bob cannot list is skipped
+            for d in dirs:
+                if d.startswith("rnngrade"):
+                    seen["scratch"].add(os.path.join(root, d))
+            if "rnngrade" in root:
+                seen["entered"].add(root)
+            for f in files:
+                path = os.path.join(root, f)
+                try:
+                    if os.stat(path).st_mtime < start - 900 or os.path.getsize(path) > 4 << 20:
+                        continue
+                    with open(path, "rb") as fh:
+                        text = fh.read().decode("utf-8", "replace")
+                except OSError:
+                    continue
+                if f.endswith("history.sqlite") or (f.startswith("kernel-") and f.endswith(".json")):
+                    seen["kernel_files"].add(path)
+                found = [p for p in patterns if p in text]
+                if found:
+                    seen["hits"][path] = found[:3]
+    seen["rounds"] += 1
+while os.path.exists(flag):
+    look()
+    time.sleep(0.2)
+look()
+print(json.dumps({k: sorted(v) if isinstance(v, set) else v for k, v in seen.items()}))
+"""
+
+
 def proc_mount_options() -> str:
     """The mount options of /proc (setup_hub.sh adds hidepid=invisible)."""
     for line in Path("/proc/mounts").read_text().splitlines():
@@ -472,8 +513,9 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS.glob("*"):
-        old.unlink()
+    for old in SHOTS.glob("*"):            # this run's files; folders (e.g. a README walk's) stay
+        if not old.is_dir():
+            old.unlink()
     tmp = Path(tempfile.mkdtemp(prefix="rnn-hub-test-"))
     hub = Hub(tmp)
     steps = Steps()
@@ -911,6 +953,42 @@ def main(argv=None) -> int:
 
         steps.run("filesystem-refuses", refused)
 
+        # --- root grades on the hub machine while bob looks (issue 17, item 7) ----------------
+        def root_grades_bob_peeks():
+            patterns, _ = answer_patterns()
+            flag = tmp / "root-is-grading"
+            flag.write_text("")
+            flag.chmod(0o644)
+            peek = subprocess.Popen(
+                [RUNUSER, "-u", BOB, "--", str(BIN / "python"), "-c", PEEK, str(flag)],
+                cwd="/", env=hub.user_env(BOB), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+            peek.stdin.write(json.dumps(patterns))
+            peek.stdin.close()
+            try:
+                time.sleep(1)
+                grade = subprocess.run(
+                    [str(BIN / "python"), "autograder/course.py", "grade", "--lesson", LESSON,
+                     "--student", ALICE], cwd=hub.course, capture_output=True, text=True,
+                    timeout=600, env=dict(hub.env, JUPYTER_CONFIG_PATH=str(hub.course / "autograder")))
+                assert grade.returncode == 0, f"root's grade failed: {grade.stdout[-1500:]}{grade.stderr[-1500:]}"
+            finally:
+                flag.unlink()
+                out, err = peek.communicate(timeout=120)
+            seen = json.loads(out or "{}")
+            assert seen, f"bob's look failed: {err[-1000:]}"
+            (SHOTS / "root-grades-bob-peeks.json").write_text(json.dumps(seen, indent=1) + "\n")
+            assert seen["scratch"], ("bob never saw a grading scratch folder's name in /tmp while "
+                                     "root graded (the look did not overlap the grading)")
+            assert not seen["entered"], f"bob listed root's grading folders: {seen['entered'][:5]}"
+            assert not seen["hits"], f"bob read answers while root graded: {list(seen['hits'].items())[:5]}"
+            assert not seen["kernel_files"], f"bob read grading kernels' files: {seen['kernel_files'][:5]}"
+            return (f"root graded {ALICE}'s {LESSON}; bob looked {seen['rounds']} times through /tmp, "
+                    f"/var/tmp and /dev/shm: saw {len(seen['scratch'])} scratch folder name(s), could "
+                    f"enter none, read no answer line, history or connection file")
+
+        steps.run("root-grades-bob-peeks", root_grades_bob_peeks)
+
         # --- everything a student can read holds no answer (issue 17, items 1-2) --------------
         def student_reads_no_answer():
             patterns, lib_lines = answer_patterns()
@@ -990,6 +1068,17 @@ def main(argv=None) -> int:
     finally:
         steps.page = None
         steps.run("hub-stop", hub.stop)
+
+        def hub_log_clean():     # issue 17, item 14: no warning repeated at every server start
+            text = (SHOTS / "hub.log").read_text(errors="replace")
+            noise = [l for l in text.splitlines() if "Formgrader config is not serializable" in l
+                     or "'extra_template_paths' was found in both" in l]
+            servers = text.count("jupyterhub-singleuser")
+            assert servers, "no single-user server in the hub's log (the check would see nothing)"
+            assert not noise, f"{len(noise)} repeated upstream warning(s) in the hub's log: {noise[:2]}"
+            return f"hub.log: {servers} server start line(s), no 'not serializable' or 'extra_template_paths' warning"
+        if hub.proc is not None:
+            steps.run("hub-log-clean", hub_log_clean)
         if not args.keep:
             def cleanup():
                 subprocess.run([sys.executable, str(HUB / "users.py"), "remove", *INSTRUCTORS, *STUDENTS],

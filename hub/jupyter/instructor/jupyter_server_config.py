@@ -7,6 +7,8 @@ so `make release`, `nbgrader collect 01_rnn` and `make grade` work as hub/README
 import os
 
 c = get_config()  # noqa: F821
+load_subconfig(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",  # noqa: F821
+                            "quiet_upstream_warnings.py"))
 
 c.ServerApp.terminado_settings = {
     "shell_command": ["/bin/bash", "--rcfile",

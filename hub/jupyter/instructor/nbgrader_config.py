@@ -18,6 +18,10 @@ c = get_config()  # noqa: F821
 
 c.Exchange.root = os.environ.get("RNNCOURSE_EXCHANGE") or "/srv/nbgrader/exchange"
 c.CourseDirectory.groupshared = True
+# The formgrader's Manage Assignments page would show the loaded config ("debug", nbgrader's
+# default), which is not JSON here (the collect class below) and logs "Formgrader config is not
+# serializable" at every visit.
+c.FormgradeExtension.debug = False
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 c.ExchangeFactory.collect = "rnn_collect.GuardedCollect"
