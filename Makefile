@@ -6,7 +6,8 @@
 #   make hub        (root) the course on a JupyterHub with nbgrader's exchange, on port 8000 (hub/README.md)
 #   make test-hub   (root) the hub end to end in headless Chromium: release, fetch, submit, collect, grade, feedback
 #   make release    regenerate lessons/ from solutions/
-#   make grade      autograde autograder/submitted/<student>/<lesson>/   (LESSON=, STUDENT= to narrow)
+#   make grade      autograde autograder/submitted/<student>/<lesson>/   (LESSON=, STUDENT= to narrow;
+#                   JOBS= at a time; SHARD=i/n, DB_URL=postgresql://... for several graders)
 #   make feedback   feedback HTML in autograder/feedback/
 #   make export     grades.csv (row per student and lesson, with a status) and grades-lms.csv (row per student) in autograder/ (LESSON= to narrow)
 #   make check      a learner's self-check: LESSON=01_rnn grades workspace/01_rnn with every test
@@ -22,7 +23,9 @@ STAMP  := $(VENV)/.installed
 COURSE := $(PY) autograder/course.py
 export PATH := $(abspath $(BIN)):$(PATH)
 # nbgrader finds autograder/nbgrader_config.py from anywhere (formgrader, Validate button).
-export JUPYTER_CONFIG_PATH := $(abspath autograder)
+# A path that already lists it is kept: on the hub, the instructor's server puts
+# hub/jupyter/instructor/ (the exchange, groupshared) before it, which make release/grade need.
+export JUPYTER_CONFIG_PATH := $(if $(filter $(abspath autograder),$(subst :, ,$(JUPYTER_CONFIG_PATH))),$(JUPYTER_CONFIG_PATH),$(abspath autograder))
 
 LESSON  ?=
 STUDENT ?=
@@ -30,6 +33,14 @@ lesson_arg  = $(if $(LESSON),--lesson $(LESSON))
 student_arg = $(if $(STUDENT),--student $(STUDENT))
 
 JOBS ?= 1
+# DB_URL=postgresql://user:password@host/db: the gradebook of every command (default
+# autograder/gradebook.db); SHARD=i/n: make grade grades the i-th of n shards (README, Grading).
+DB_URL ?=
+SHARD  ?=
+ifneq ($(strip $(DB_URL)),)
+export RNNCOURSE_DB_URL := $(DB_URL)
+endif
+shard_arg = $(if $(SHARD),--shard $(SHARD))
 
 .PHONY: venv sandbox lab lab-instructor test test-ui release grade feedback export report check bench experiments diagrams clean-grading hub hub-prereqs test-hub
 
@@ -81,7 +92,7 @@ release: venv
 	$(COURSE) release $(lesson_arg)
 
 grade: venv sandbox
-	$(COURSE) grade $(lesson_arg) $(student_arg) --jobs $(JOBS)
+	$(COURSE) grade $(lesson_arg) $(student_arg) --jobs $(JOBS) $(shard_arg)
 
 feedback: venv
 	$(COURSE) feedback $(lesson_arg)
@@ -102,6 +113,7 @@ bench: venv sandbox
 	-$(PY) tests/bench_lessons.py $(LESSON) --json bench-results/lessons.json
 	-$(PY) tests/bench_grading.py $(LESSON) --floors bench-results/lessons.json --json bench-results/grading.json
 	-$(PY) tests/bench_numpy.py --json bench-results/numpy.json
+	-$(PY) tests/bench_gradebook.py --json bench-results/gradebook.json
 	$(PY) tests/bench_report.py bench-results
 
 # Lesson 05's sweeps (learning rates, seeds, lengths, data sizes, the timing block): too long for the
