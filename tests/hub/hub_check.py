@@ -974,7 +974,8 @@ def main(argv=None) -> int:
                 assert grade.returncode == 0, f"root's grade failed: {grade.stdout[-1500:]}{grade.stderr[-1500:]}"
             finally:
                 flag.unlink()
-                out, err = peek.communicate(timeout=120)
+                out, err = peek.stdout.read(), peek.stderr.read()     # stdin is closed already
+                peek.wait(timeout=120)
             seen = json.loads(out or "{}")
             assert seen, f"bob's look failed: {err[-1000:]}"
             (SHOTS / "root-grades-bob-peeks.json").write_text(json.dumps(seen, indent=1) + "\n")
