@@ -2,7 +2,7 @@
 stops the class and no grade goes missing silently.
 
     python autograder/course.py release  [--lesson L]        solutions/ -> lessons/ (+ gradebook)
-    python autograder/course.py grade    [--lesson L] [--student S]
+    python autograder/course.py grade    [--lesson L] [--student S] [--jobs J] [--shard i/n]
     python autograder/course.py feedback [--lesson L]
     python autograder/course.py export   [--to FILE]
     python autograder/course.py report
@@ -11,7 +11,9 @@ stops the class and no grade goes missing silently.
 Submissions go in ``autograder/submitted/<student>/<lesson>/<lesson>.ipynb``. Each one is
 autograded in its own ``nbgrader autograde`` process with a time limit; a submission whose
 grading fails is logged with the reason, given 0 for what did not run, and the others go on.
-The environment variable ``RNNCOURSE_ROOT`` selects another copy of the course (tests use it).
+The environment variable ``RNNCOURSE_ROOT`` selects another copy of the course (tests use it),
+``RNNCOURSE_DB_URL`` another gradebook, e.g. a PostgreSQL database that graders on several
+machines share (gradebook_db.py), each grading one shard of the class (shards.py).
 """
 
 from __future__ import annotations
@@ -31,13 +33,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sandbox  # noqa: E402  (autograder/sandbox.py)
 import answer_policy  # noqa: E402  (autograder/answer_policy.py: torch in NumPy exercises)
+import gradebook_db  # noqa: E402  (autograder/gradebook_db.py: the gradebook's URL, graders' locks)
+import shards  # noqa: E402  (autograder/shards.py: SHARD=i/n)
+
 
 HERE = Path(__file__).resolve().parent
 ROOT = Path(os.environ.get("RNNCOURSE_ROOT") or HERE.parent).resolve()
 AUTOGRADER = ROOT / "autograder"
 SUBMITTED = AUTOGRADER / "submitted"
 AUTOGRADED = AUTOGRADER / "autograded"
-DB_URL = "sqlite:///" + str(AUTOGRADER / "gradebook.db") + "?timeout=120"
+DB_URL = gradebook_db.url(AUTOGRADER)
+"""autograder/gradebook.db (SQLite), or RNNCOURSE_DB_URL (make ... DB_URL=postgresql://...)."""
 
 # nbgrader's Gradebook runs `alembic` by name: put this Python's bin folder first on PATH.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
@@ -68,7 +74,7 @@ def _env() -> dict:
     env = dict(os.environ)
     env["RNNCOURSE_ROOT"] = str(ROOT)
     env.setdefault("PYTHONWARNINGS", "ignore")
-    return env
+    return gradebook_db.child_env(env, DB_URL)      # the URL, for nbgrader_config.py, in a file
 
 
 NBGRADER_MEMORY_MB = int(os.environ.get("RNNCOURSE_NBGRADER_MEMORY_MB", "3072"))
@@ -82,6 +88,23 @@ def _limit_memory():                       # runs in a grading worker before exe
         # The soft limit only: the processes nbgrader starts set limits of their own.
         hard = resource.getrlimit(resource.RLIMIT_AS)[1]
         resource.setrlimit(resource.RLIMIT_AS, (size if hard < 0 else min(size, hard), hard))
+
+
+def _die_with_parent():                    # runs in a grading worker before exec
+    """Linux: the worker is killed when course.py dies (killed mid-run, its machine's job
+    stopped), so that no orphan goes on grading a submission that a restarted grader grades
+    again; its sandboxed kernel dies with it (bwrap --die-with-parent)."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_preexec():
+    _limit_memory()
+    _die_with_parent()
 
 
 def nbgrader(*args: str, timeout: float | None = None,
@@ -262,7 +285,7 @@ class Worker:
         self.proc = subprocess.Popen([sys.executable, str(HERE / "grade_worker.py")],
                                      cwd=AUTOGRADER, env=_env(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, bufsize=1, preexec_fn=_limit_memory)
+                                     text=True, bufsize=1, preexec_fn=_worker_preexec)
 
     def grade(self, request: dict, timeout: float) -> dict | None:
         """The worker's reply, or None when it died or timed out (it is then replaced)."""
@@ -395,16 +418,36 @@ def sandbox_status() -> bool:
     return ok
 
 
-def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1) -> int:
-    """Autograde every submission, ``jobs`` at a time; print a line for each and the report."""
-    todo = submissions(lesson, student)
+def _grade_claimed(student: str, lesson: str, threads: int | None,
+                   sandboxed: bool) -> tuple[bool, str]:
+    """grade_one while holding the submission's claim; a submission another grader holds now
+    (the same shard started twice by mistake) is skipped here and graded there."""
+    with gradebook_db.lock(DB_URL, AUTOGRADER, f"grade {student}/{lesson}", wait=False) as held:
+        if not held:
+            return True, (f"{student}/{lesson}: skipped, another grader is grading it now "
+                          f"(its grade is recorded there)")
+        return grade_one(student, lesson, threads, sandboxed)
+
+
+def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1,
+          shard: tuple[int, int] | None = None) -> int:
+    """Autograde every submission (of ``shard`` i/n only, when given), ``jobs`` at a time; print
+    a line for each and the report. Every submission of the selection is graded again, so a
+    grader that was killed and is started again regrades what it had half done."""
+    found = submissions(lesson, student)
+    todo = shards.select(found, shard)
+    if shard:
+        print(f"shard {shard[0]}/{shard[1]}: {len(todo)} of the {len(found)} submissions found")
     if not todo:
         print(f"nothing to grade: put notebooks in {SUBMITTED.relative_to(ROOT)}/<student>/<lesson>/")
         return 0
-    for name in sorted({l for _, l in todo}):
-        if not _known_to_gradebook(name):
-            release(name)
-    _ensure_students({s for s, _ in todo})
+    # One grader at a time records lessons and students (graders starting together on one
+    # gradebook would insert the same rows).
+    with gradebook_db.lock(DB_URL, AUTOGRADER, "setup", wait=True):
+        for name in sorted({l for _, l in todo}):
+            if not _known_to_gradebook(name):
+                release(name)
+        _ensure_students({s for s, _ in todo})
     sandboxed = sandbox_status()
     jobs = max(1, min(jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
@@ -419,7 +462,7 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1) 
     failed = 0
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(grade_one, s, l, threads, sandboxed) for s, l in todo]
+            futures = [pool.submit(_grade_claimed, s, l, threads, sandboxed) for s, l in todo]
             for future in as_completed(futures):
                 ok, line = future.result()
                 failed += not ok
@@ -430,7 +473,7 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1) 
             w.close()
             sandbox.remove_cgroups(w.cgroups)
     print()
-    report()
+    report(set(todo) if shard else None)
     if failed:
         print(f"\n{failed} submission(s) did not run cleanly: see the lines marked '!'.")
     return failed
@@ -457,9 +500,10 @@ def scores() -> list[dict]:
     return sorted(rows, key=lambda r: (r["lesson"], r["student"]))
 
 
-def report() -> None:
-    """Print student, lesson, points per exercise, totals and flags."""
-    rows = scores()
+def report(only: set | None = None) -> None:
+    """Print student, lesson, points per exercise, totals and flags (of the ``(student,
+    lesson)`` pairs in ``only``, when given: a shard's grader reports its own submissions)."""
+    rows = [r for r in scores() if only is None or (r["student"], r["lesson"]) in only]
     if not rows:
         print("the gradebook holds no graded submission yet")
         return
@@ -539,6 +583,8 @@ def check(lesson: str, notebook: str | None = None) -> int:
         target.mkdir(parents=True)
         shutil.copy(path, target / f"{name}.ipynb")
         env = {**os.environ, "RNNCOURSE_ROOT": str(copy)}
+        for var in ("RNNCOURSE_DB_URL", "RNNCOURSE_DB_URL_FILE"):
+            env.pop(var, None)                       # the copy's own SQLite gradebook
         for args in (["release", "--lesson", name], ["grade", "--lesson", name]):
             proc = subprocess.run([sys.executable, str(copy / "autograder" / "course.py"), *args],
                                   env=env, capture_output=True, text=True)
@@ -585,13 +631,32 @@ def main(argv=None) -> int:
     parser.add_argument("--student", help="one student id (grade only)")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "1") or 1),
                         help="grade: submissions graded in parallel (default 1)")
+    parser.add_argument("--shard", help="grade: only the submissions of shard i/n (e.g. 1/3), "
+                        "for n graders on one gradebook (shards.py)")
     parser.add_argument("--notebook", help="check: the notebook to grade (default lessons/L/L.ipynb)")
     parser.add_argument("--to", default=str(AUTOGRADER / "grades.csv"), help="export: CSV path")
     args = parser.parse_args(argv)
+    shard = shards.parse(args.shard) if args.shard else None
+    if shard and args.command != "grade":
+        raise SystemExit(f"--shard (SHARD=) splits grading only, not {args.command}")
+    if args.command != "check":
+        gradebook_db.check_driver(DB_URL)
+    from sqlalchemy.exc import OperationalError
+    try:
+        return _run(args, shard)
+    except OperationalError as err:
+        first = str(getattr(err, "orig", err)).strip().splitlines()[0]
+        raise SystemExit(f"the gradebook {gradebook_db.redact(DB_URL)} could not be used: {first}"
+                         + ("\n(DB_URL: is the database server running and reachable, the user "
+                            "and password right, the database created?)"
+                            if gradebook_db.is_postgres(DB_URL) else "")) from None
+
+
+def _run(args, shard) -> int:
     if args.command == "release":
         release(args.lesson)
     elif args.command == "grade":
-        grade(args.lesson, args.student, args.jobs)   # failures are printed; export still runs after
+        grade(args.lesson, args.student, args.jobs, shard)   # failures are printed; export still runs after
     elif args.command == "feedback":
         feedback(args.lesson)
     elif args.command == "check":

@@ -8,6 +8,8 @@ Setting the environment variable ``RNNCOURSE_ROOT`` points it at another copy of
 """
 
 import os
+import sys
+from pathlib import Path
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
@@ -21,8 +23,13 @@ c.CourseDirectory.release_directory = "lessons"
 c.CourseDirectory.submitted_directory = os.path.join("autograder", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("autograder", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("autograder", "feedback")
-# Parallel graders wait up to 120 s for the SQLite write lock instead of failing.
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db") + "?timeout=120"
+# autograder/gradebook.db, where parallel graders wait up to 120 s for SQLite's write lock instead
+# of failing; or RNNCOURSE_DB_URL (make ... DB_URL=postgresql://...), a gradebook that graders on
+# several machines share (gradebook_db.py).
+sys.path.insert(0, here if os.path.isdir(here) else os.path.dirname(os.path.abspath(__file__)))
+from gradebook_db import url as gradebook_url  # noqa: E402
+
+c.CourseDirectory.db_url = gradebook_url(Path(here))
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
 # `make lab-instructor` on one machine: an exchange in autograder/exchange/, so that the
@@ -49,9 +56,6 @@ c.OverwriteCells.add_missing_cells = True
 # Autograde with test cells run outside the learner's kernel, kernel-death containment, a
 # whole-notebook limit and an output limit in bytes (isolated_execute.py), and strip hidden
 # tests from what students get back.
-import sys  # noqa: E402
-
-sys.path.insert(0, here if os.path.isdir(here) else os.path.dirname(os.path.abspath(__file__)))
 from isolated_execute import DropDuplicateIds, HideHiddenTests, IsolatedExecute  # noqa: E402
 from sanitize import SanitizeLearnerCells  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402

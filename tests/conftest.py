@@ -66,11 +66,12 @@ def submit(root: Path, student: str, lesson: str, notebook: Path) -> Path:
     return target
 
 
-def gradebook_rows(root: Path) -> dict:
-    """``{(student, lesson): {grade_id: (score, max_score)}}`` read from the copy's gradebook."""
+def gradebook_rows(root: Path, db_url: str | None = None) -> dict:
+    """``{(student, lesson): {grade_id: (score, max_score)}}`` read from the copy's gradebook
+    (or from the gradebook at ``db_url``, e.g. a PostgreSQL one)."""
     from nbgrader.api import Gradebook
     rows = {}
-    with Gradebook("sqlite:///" + str(root / "autograder" / "gradebook.db")) as gb:
+    with Gradebook(db_url or "sqlite:///" + str(root / "autograder" / "gradebook.db")) as gb:
         for assignment in gb.assignments:
             for sub in assignment.submissions:
                 for nb in sub.notebooks:
