@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import load_nb, make_course_copy, run_course
+from conftest import REPO, load_nb, make_course_copy, run_course
 
 LESSON = "01_rnn"
 MY_ANSWER = "# my own work, typed in JupyterLab\n"
@@ -81,3 +81,69 @@ def test_release_and_course_update_never_overwrite_the_workspace(tmp_path):
     out = _sync(root)
     assert offered[0].name in out
     assert {p.name: p.read_bytes() for p in mine.parent.iterdir()} == before
+
+
+def _workspace_module():
+    sys.path.insert(0, str(REPO / "autograder"))
+    try:
+        import workspace
+    finally:
+        sys.path.pop(0)
+    return workspace
+
+
+def test_an_offered_new_version_is_taken_or_dropped_once(tmp_path, capsys):
+    """The learner answers an offered new version once: dropping it (deleting the .updated- file)
+    or taking it (deleting or replacing their own copy) ends the notice, and a dropped version is
+    not written again at the next `make lab`. Plain files, no release: a second or so."""
+    ws = _workspace_module()
+    lessons, mine = tmp_path / "lessons", tmp_path / "workspace"
+    released = {name: lessons / "01_x" / f"{name}.txt" for name in ("drop", "take", "swap")}
+    released["drop"].parent.mkdir(parents=True)
+    for path in released.values():
+        path.write_text("version 1\n")
+    ws.sync(mine, lessons)
+    for name, path in released.items():
+        (mine / "01_x" / path.name).write_text(f"my {name}\n")        # the learner's work
+        path.write_text("version 2\n")                                 # a course update
+    out = ws.sync(mine, lessons)
+    offers = {name: sorted((mine / "01_x").glob(f"{name}.updated-*.txt")) for name in released}
+    assert all(len(found) == 1 for found in offers.values()), out
+    assert len(out) == 3 and all("untouched" in line for line in out), out
+    assert len(ws.sync(mine, lessons)) == 3                            # told again while both stay
+
+    offers["drop"][0].unlink()                                         # keep mine
+    (mine / "01_x" / "take.txt").unlink()                              # take the course's
+    offers["swap"][0].replace(mine / "01_x" / "swap.txt")              # take it by renaming
+    out = ws.sync(mine, lessons)
+    assert len(out) == 1 and out[0].startswith("copied 1 file"), out   # take.txt, anew
+    assert ws.sync(mine, lessons) == [], "an answered offer is still announced"
+    files = {p.name: p.read_text() for p in (mine / "01_x").iterdir()}
+    assert files == {"drop.txt": "my drop\n", "take.txt": "version 2\n",
+                     "swap.txt": "version 2\n", offers["take"][0].name: "version 2\n"}, files
+
+    released["drop"].write_text("version 3\n")                        # a later update is offered
+    out = ws.sync(mine, lessons)
+    assert len(out) == 1 and "drop.txt" in out[0], out
+    assert (mine / "01_x" / "drop.txt").read_text() == "my drop\n"
+    capsys.readouterr()
+
+
+def test_a_record_of_the_first_format_is_read(tmp_path):
+    """A workspace synced by the first version of workspace.py (a flat {file: digest} record)
+    keeps telling the learner's changes from the course's."""
+    ws = _workspace_module()
+    lessons, mine = tmp_path / "lessons", tmp_path / "workspace"
+    (lessons / "01_x").mkdir(parents=True)
+    (lessons / "01_x" / "a.txt").write_text("version 1\n")
+    (lessons / "01_x" / "b.txt").write_text("version 1\n")
+    ws.sync(mine, lessons)
+    flat = json.loads((mine / ws.RECORD).read_text())["released"]
+    (mine / ws.RECORD).write_text(json.dumps(flat))
+    (mine / "01_x" / "a.txt").write_text("mine\n")
+    (lessons / "01_x" / "a.txt").write_text("version 2\n")
+    (lessons / "01_x" / "b.txt").write_text("version 2\n")
+    out = ws.sync(mine, lessons)
+    assert (mine / "01_x" / "a.txt").read_text() == "mine\n"
+    assert (mine / "01_x" / "b.txt").read_text() == "version 2\n", out
+    assert len(list((mine / "01_x").glob("a.updated-*.txt"))) == 1, out
