@@ -11,8 +11,10 @@
 * ``grades-lms.csv``, one row per student and one column per lesson, the layout Canvas and Moodle
   import: ``Student`` (last, first), ``ID`` and ``SIS Login ID`` (the nbgrader student id, which
   is the hub's user name), ``Email``, then ``<lesson> (<max> pts)`` per lesson. Its second row,
-  ``Points Possible``, gives each lesson's maximum (Canvas reads it; in Moodle map ``ID`` to the
-  user name and ignore that row). An empty cell is a lesson not submitted.
+  ``Points Possible``, gives each lesson's maximum (Canvas reads it). Moodle's CSV import stops
+  at the first row whose user it cannot find and cannot skip a row: it takes the file without
+  that row (``sed 2d``), with ``ID`` mapped to the username. An empty cell is a lesson not
+  submitted (Moodle imports it as no grade).
 """
 
 from __future__ import annotations
