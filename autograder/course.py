@@ -274,14 +274,22 @@ def _flags(student: str, lesson: str) -> list[str]:
 class Worker:
     """A grading worker process (grade_worker.py) of one job slot: nbgrader loaded once,
     submissions graded one after another. A worker that dies or runs past the time limit of a
-    submission is killed and replaced; the next submission never sees what it left."""
+    submission is killed and replaced; the next submission never sees what it left.
 
-    def __init__(self, slot: int, cgroups: list | None = None):
+    As root, the slot has two sets of cgroups (``cgroup_sets``): the kernel being graded and
+    the next submission's kernel, started meanwhile, each join their own. The kernels' scratch
+    folders are made by the worker inside ``scratch_root`` (0700), made and deleted here, so
+    that nothing is left when the worker is lost."""
+
+    def __init__(self, slot: int, cgroup_sets: list | None = None):
         self.slot = slot
         self.proc = None
-        self.cgroups = cgroups or []     # as root: the slot's cgroups, which its sandboxes join
+        self.cgroup_sets = cgroup_sets or []
+        self.cgroups = [c for group in self.cgroup_sets for c in group]    # all of them
+        self.scratch_root = None
 
     def _start(self):
+        self.scratch_root = tempfile.mkdtemp(prefix="rnngrade-")
         self.proc = subprocess.Popen([sys.executable, str(HERE / "grade_worker.py")],
                                      cwd=AUTOGRADER, env=_env(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -291,7 +299,9 @@ class Worker:
         """The worker's reply, or None when it died or timed out (it is then replaced)."""
         import select
         if self.proc is None or self.proc.poll() is not None:
+            self.close()
             self._start()
+        request = {**request, "scratch_root": self.scratch_root}
         try:
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()
@@ -311,6 +321,10 @@ class Worker:
                 self.proc.kill()
             self.proc.wait()
             self.proc = None
+        sandbox.kill_cgroups(self.cgroups)          # what its kernels left, if it was lost
+        if self.scratch_root is not None:
+            shutil.rmtree(self.scratch_root, ignore_errors=True)
+            self.scratch_root = None
 
 
 _WORKERS: "queue.Queue[Worker] | None" = None
@@ -330,18 +344,12 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
     own = _WORKERS is None
     worker = Worker(0) if own else _WORKERS.get()        # held until this submission is done
     start = time.monotonic()
-    # The scratch folder is made (0700) and deleted here, so that nothing is left when the
-    # worker is lost.
-    scratch = tempfile.mkdtemp(prefix="rnngrade-")
     try:
         reply = worker.grade({"student": student, "lesson": lesson, "slot": worker.slot,
-                              "sandboxed": sandboxed, "env": env, "scratch": scratch,
-                              "cgroups": [str(c) for c in worker.cgroups],
+                              "sandboxed": sandboxed, "env": env,
+                              "cgroups": [[str(c) for c in group] for group in worker.cgroup_sets],
                               "notebook_timeout": notebook_limit()}, SUBMISSION_TIMEOUT)
-        if reply is None:
-            sandbox.kill_cgroups(worker.cgroups)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
         if own:
             worker.close()
         else:
@@ -455,7 +463,8 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1,
     _WORKERS = queue.Queue()
     # As root, each slot's sandboxes run in cgroups of their own (memory and process limits for
     # the whole submission); elsewhere only the per-process limits and tmpfs sizes hold.
-    workers = [Worker(k, sandbox.make_cgroups(f"rnngrade-{os.getpid()}-{k}") if sandboxed else [])
+    workers = [Worker(k, [sandbox.make_cgroups(f"rnngrade-{os.getpid()}-{k}-{turn}")
+                          for turn in (0, 1)] if sandboxed else [])
                for k in range(jobs)]
     for w in workers:
         _WORKERS.put(w)

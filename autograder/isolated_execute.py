@@ -166,6 +166,23 @@ def drop_shared_grader() -> None:
         grader.close()
 
 
+def kernel_alive(km) -> bool:
+    """Whether the kernel of this (async) kernel manager still runs."""
+    try:
+        return bool(run_sync(km.is_alive)())
+    except Exception:
+        return False
+
+
+def hand_over_kernel(km, claim: str = "") -> None:
+    """Give the next notebook a kernel already started (``grade_worker.py``'s warm kernel) and
+    the code it runs silently before the first cell (``sandbox.claim_code``); ``None`` takes
+    back a kernel no notebook claimed. A kernel is claimed once: it serves one notebook."""
+    _SHARED.pop("kernel", None)
+    if km is not None:
+        _SHARED["kernel"] = (km, claim)
+
+
 class IsolatedExecute(Execute):
     """nbgrader's Execute with test cells graded outside the kernel (see the module doc)."""
 
@@ -209,6 +226,10 @@ class IsolatedExecute(Execute):
         self._stopped = None
         self._started = time.monotonic()
         self._connected = False
+        self._claim = None
+        handed = _SHARED.pop("kernel", None) if km is None else None
+        if handed is not None:                 # a kernel started for this notebook, claimed once
+            km, self._claim = handed
         self._grader = shared_grader(self.grader_memory_mb)   # imports torch while the kernel starts
         try:
             return super().preprocess(nb, resources, km)
@@ -217,6 +238,25 @@ class IsolatedExecute(Execute):
                 self._grader.send({"op": "disconnect"})
                 if not (self._grader.receive(timeout=30) or {}).get("ok"):
                     drop_shared_grader()
+            if handed is not None:             # nbclient leaves a kernel it did not start
+                try:
+                    if self.kc is not None:
+                        self.kc.stop_channels()
+                    run_sync(km.shutdown_kernel)(now=True)
+                except Exception as err:
+                    self.log.warning("could not stop the kernel: %s", err)
+
+    def _run_claim(self) -> None:
+        """Run the claim code of a handed-over kernel silently, before the first cell."""
+        code, self._claim = self._claim, None
+        if not code:
+            return
+        from jupyter_core.utils import ensure_async
+        msg_id = run_sync(ensure_async)(self.kc.execute(code, silent=True, store_history=False,
+                                                        allow_stdin=False))
+        reply = self.wait_for_reply(msg_id)
+        if not reply or reply.get("content", {}).get("status") != "ok":
+            self.log.warning("the kernel's setup failed: %s", (reply or {}).get("content"))
 
     # -- output limit -----------------------------------------------------------------------
     def process_message(self, msg, cell, cell_index):
@@ -244,10 +284,7 @@ class IsolatedExecute(Execute):
 
     # -- test cells -------------------------------------------------------------------------
     def _kernel_alive(self) -> bool:
-        try:
-            return bool(run_sync(self.km.is_alive)())
-        except Exception:
-            return False
+        return kernel_alive(self.km)
 
     def _connect(self) -> bool:
         info = self.km.get_connection_info(session=False)
@@ -320,6 +357,8 @@ class IsolatedExecute(Execute):
         return self.notebook_timeout - (time.monotonic() - self._started)
 
     def preprocess_cell(self, cell, resources, index):
+        if self._claim:
+            self._run_claim()
         if cell.cell_type != "code":
             return cell, resources
         if self._stopped:

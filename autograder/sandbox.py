@@ -24,6 +24,13 @@ command runs the usual IPython kernel inside ``bwrap``:
   with a memory and a process limit (:func:`make_cgroups`);
 * no IPython history: nothing the learner's cells held is written to a ``history.sqlite``.
 
+The kernel imports the course's heavy modules (:data:`WARM_MODULES`: NumPy, torch, matplotlib,
+rnnkit) before it answers its first request, and does not depend on the lesson: the lesson's data
+files reach its working folder when a submission claims it (:func:`claim_code`). So a grading
+worker can start the next submission's sandboxed kernel while it grades the current one
+(``grade_worker.py``); each kernel, sandbox, scratch folder, uid and cgroup still serves exactly
+one submission.
+
 Cell and notebook time limits are nbgrader's and ``IsolatedExecute``'s. Where bubblewrap cannot
 run, :func:`available` says why and grading goes on without isolation, loudly.
 """
@@ -38,7 +45,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -58,6 +64,40 @@ FIRST_UID = int(os.environ.get("RNNCOURSE_SANDBOX_UID", "61000"))
 own with no files, so the process limit of one submission never starves another's."""
 
 MAX_PROCESSES = int(os.environ.get("RNNCOURSE_MAX_PROCESSES", "256"))
+
+WARM_MODULES = ("numpy", "torch", "torch.nn.functional", "torch.nn.utils.rnn", "matplotlib.pyplot",
+                "rnnkit", "rnnkit.checks", "rnnkit.models", "rnnkit.plotting", "rnnkit.series",
+                "rnnkit.tasks", "rnnkit.torch_bridge", "rnnkit.training",
+                "rnnkit.testing.kernel_side")
+"""Modules every kernel imports before it serves (about 2.5 CPU-seconds, most of a kernel's
+start): only into ``sys.modules``, no name of the notebook's namespace is bound. The lessons'
+own imports then find them loaded."""
+
+WARM_START = "\n".join([
+    "import os, sys",
+    "sys.path[:] = [p for p in sys.path if p not in ('', os.getcwd())]",
+    # what ipykernel sets before the notebook's first import of matplotlib (lower priority than
+    # the notebook's own %matplotlib or matplotlib.use)
+    "os.environ.setdefault('MPLBACKEND', 'module://matplotlib_inline.backend_inline')",
+    "for name in sys.argv.pop(1).split(','):",
+    "    try:",
+    "        __import__(name)",
+    "    except Exception:",
+    "        pass",
+    "del name",
+    "from ipykernel import kernelapp",
+    "kernelapp.launch_new_instance()",
+])
+"""``python -c`` program of the kernel: ipykernel_launcher after the imports of WARM_MODULES
+(its first argument). A module that fails to import here is imported again, with its real error,
+by the notebook cell that needs it."""
+
+
+def kernel_uid(slot: int, turn: int) -> int:
+    """As root, the uid of a kernel of grading slot ``slot``: two per slot, one for each of the
+    two kernels that can be alive at once (the one graded, the next one starting), so that
+    neither can use up the other's process limit."""
+    return FIRST_UID + 2 * slot + turn % 2
 
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 """System folders bound read-only (or recreated as the links they are on merged-/usr systems)."""
@@ -305,10 +345,10 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
         argv += ["--setenv", var, str(scratch / sub)]
     conn = scratch / "ipc" / "connection.json"
     inner = []
-    # Before the kernel starts: its own copy of the connection file (0600) and the lesson's data
-    # files in its working folder; as root both belong to the kernel's uid, which is then taken
-    # with no capabilities at all.
-    setup = ['cp "$1" "$2"', 'chmod 0600 "$2"', f'cp -R {shlex.quote(str(scratch / "data"))}/. .']
+    # Before the kernel starts: its own copy of the connection file (0600); as root it and the
+    # working folder belong to the kernel's uid, which is then taken with no capabilities at all.
+    # The lesson's data files come later, when a submission claims the kernel (claim_code).
+    setup = ['cp "$1" "$2"', 'chmod 0600 "$2"']
     if as_root:
         owned = " ".join(shlex.quote(str(p)) for p in
                          [scratch, *(scratch / s for s in ("home", "ipython", "mpl", "tmp"))])
@@ -322,7 +362,7 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
     if prlimit:
         inner += [prlimit, f"--as={MEMORY_MB * 1024 * 1024}", f"--nproc={nproc}",
                   f"--fsize={FILE_MB * 1024 * 1024}", "--"]
-    inner += [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn),
+    inner += [sys.executable, "-c", WARM_START, ",".join(WARM_MODULES), "-f", str(conn),
               "--HistoryManager.enabled=False", "--HistoryManager.hist_file=:memory:"]
     script = " && ".join(setup) + ' && shift 2 && exec "$@"'
     argv += ["/bin/sh", "-c", script, "sh", "{connection_file}", str(conn), *inner]
@@ -334,36 +374,27 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
     return argv
 
 
-def prepare(root: Path, lesson: str, slot: int = 0, scratch: Path | None = None,
-            cgroups: list[Path] = ()) -> tuple[Path, dict, dict]:
-    """Fill a scratch folder (made here, or the empty folder ``scratch`` that the caller made
-    and will delete) with a kernel spec for one submission.
+def prepare(root: Path, scratch: Path, uid: int = FIRST_UID,
+            cgroups: list[Path] = ()) -> tuple[dict, dict]:
+    """Fill the empty folder ``scratch`` (made by the caller, who deletes it) with a kernel spec
+    for one kernel, which will serve one submission of any lesson.
 
-    The kernel works in ``<scratch>/work``, inside the sandbox a sized tmpfs holding a copy of
-    the lesson's data files from ``lessons/<lesson>/``: nothing it writes there reaches the
-    host's disk or is ever read by nbgrader, which writes the graded notebook elsewhere. On the
-    host the folder is 0700, and its ``ipc`` folder (the kernel's sockets) belongs, as root,
-    to the kernel's uid alone.
+    The kernel works in ``<scratch>/work``, inside the sandbox a sized tmpfs: nothing it writes
+    there reaches the host's disk or is ever read by nbgrader, which writes the graded notebook
+    elsewhere. On the host the folder is 0700, and its ``ipc`` folder (the kernel's sockets) and
+    ``data`` folder (the lesson's data files, see :func:`add_lesson_data`) belong, as root, to
+    the kernel's uid alone.
 
     Returns:
-        scratch: the folder to delete afterwards.
-        env: variables to add to nbgrader's environment (JUPYTER_PATH, JUPYTER_RUNTIME_DIR).
+        env: variables for the kernel manager (JUPYTER_PATH, JUPYTER_RUNTIME_DIR).
         settings: ``IsolatedExecute`` settings that select the kernel and the ipc transport.
     """
-    if scratch is None:
-        scratch = Path(tempfile.mkdtemp(prefix="rnngrade-"))
     scratch = Path(scratch).resolve()
     os.chmod(scratch, 0o700)
     for sub in ("runtime", "ipc", "data"):
         (scratch / sub).mkdir(mode=0o700)
-    released = root / "lessons" / lesson
-    if released.is_dir():
-        for item in released.iterdir():
-            if item.is_file() and not item.is_symlink() and item.suffix != ".ipynb":
-                shutil.copy(item, scratch / "data" / item.name)
     spec_dir = scratch / "share" / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    uid = FIRST_UID + slot
     spec = {"argv": kernel_argv(root, scratch, uid, cgroups),
             "display_name": "Python 3 (sandbox)",
             "language": "python", "metadata": {"debugger": False},
@@ -372,12 +403,30 @@ def prepare(root: Path, lesson: str, slot: int = 0, scratch: Path | None = None,
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     if os.geteuid() == 0:
         for sub in ("ipc", "data"):
-            for dirpath, dirnames, filenames in os.walk(scratch / sub):
-                os.chown(dirpath, uid, uid)
-                for f in filenames:
-                    os.chown(os.path.join(dirpath, f), uid, uid)
+            os.chown(scratch / sub, uid, uid)
     env = {"JUPYTER_PATH": str(scratch / "share" / "jupyter"),
            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime")}
     settings = {"kernel_name": KERNEL_NAME, "kernel_transport": "ipc",
                 "kernel_ip": str(scratch / "ipc" / "kernel")}
-    return scratch, env, settings
+    return env, settings
+
+
+def add_lesson_data(root: Path, lesson: str, scratch: Path, uid: int = FIRST_UID) -> None:
+    """Put the data files of ``lessons/<lesson>/`` (not its notebooks, never a link) into the
+    kernel's ``data`` folder, which the sandbox sees read-only; :func:`claim_code` copies them
+    into the kernel's working folder."""
+    released = Path(root) / "lessons" / lesson
+    data = Path(scratch) / "data"
+    if released.is_dir():
+        for item in released.iterdir():
+            if item.is_file() and not item.is_symlink() and item.suffix != ".ipynb":
+                shutil.copy(item, data / item.name)
+                if os.geteuid() == 0:
+                    os.chown(data / item.name, uid, uid)
+
+
+def claim_code(scratch: Path) -> str:
+    """Code the kernel runs silently (no history, no output, no name bound) before the
+    submission's first cell: a copy of the lesson's data files into its working folder."""
+    data = str(Path(scratch).resolve() / "data")
+    return f"__import__('shutil').copytree({data!r}, '.', dirs_exist_ok=True) and None"

@@ -140,6 +140,7 @@ def main() -> int:
     import numpy  # noqa: F401  (warm up while the kernel starts)
     import torch  # noqa: F401
     import rnnkit.checks  # noqa: F401
+    import scipy.stats  # noqa: F401  (lesson 06's sampling tests: about 1 CPU-second)
     from rnnkit.testing import remote
     torch.set_num_threads(int(os.environ.get("RNNCOURSE_GRADER_THREADS", "1")))
     channel = None
