@@ -11,7 +11,7 @@
 #   make feedback   feedback HTML in autograder/feedback/
 #   make export     grades.csv (row per student and lesson, with a status) and grades-lms.csv (row per student) in autograder/ (LESSON= to narrow)
 #   make check      a learner's self-check: LESSON=01_rnn grades workspace/01_rnn with every test
-#   make bench      time every lesson in learner and grading mode, and parallel grading
+#   make bench      time every lesson in learner and grading mode, and a class of 24 graded at JOBS=1 and JOBS=2
 #   make experiments  rerun lesson 05's long sweeps into solutions/05_lstm_vs_gru/results.json
 #   make diagrams   redraw the cell diagrams (lib/rnnkit/diagrams.py) into the solutions' Markdown, release what changed
 

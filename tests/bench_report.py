@@ -4,7 +4,9 @@
 
 Reads ``install.json`` (bench_install.py), ``lessons.json`` (bench_lessons.py),
 ``grading.json`` (bench_grading.py) and ``numpy.json`` (bench_numpy.py) from FOLDER, and
-``.start`` (the Unix time ``make bench`` began) for the total. Prints the Markdown table, writes
+``.start`` (the Unix time ``make bench`` began) for the total. The grading section gives the
+per-lesson cost and the class-scale figures (JOBS=1 and JOBS=2 side by side, the speed-up, the
+estimate for 300 students x 6 lessons, the load average during each run). Prints the Markdown table, writes
 it to ``bench.md`` and everything to ``bench.json``. Exits 1 when a script left no results.
 """
 
@@ -15,6 +17,9 @@ import sys
 import time
 from importlib.metadata import version
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_grading import class_table  # noqa: E402
 
 
 def load(folder: Path, name: str):
@@ -59,12 +64,8 @@ def main(argv) -> int:
         for r in gr["lessons"]:
             lines.append(f"| {r['lesson']} | {r['floor_s']:.1f} | {r['per_submission_s']:.1f} | "
                          f"{r['overhead_s']:.1f} | {'met' if r['budget_met'] else 'NOT met'} |")
-        c = gr["class"]
-        lines.append(f"\nJOBS=1, {c['submissions']} submissions: {c['jobs1_wall_s']:.1f} s (fixed "
-                     f"cost of a run {c['jobs1_fixed_s']:.1f} s). A class of one submission per "
-                     f"lesson: JOBS=1 {c['jobs1_same_class_s']:.1f} s, JOBS=2 "
-                     f"{c['jobs2_wall_s']:.1f} s: speed-up **{c['speedup']:.2f}x** (at most 2 on 2 "
-                     f"cores); same gradebook: {c['same_gradebook']}.")
+        lines += ["", "## Grading a class, JOBS=1 and JOBS=2 side by side", ""]
+        lines += class_table(gr["class"])
     else:
         lines.append("| no result (bench_grading.py failed) | | | | |")
         ok = False
@@ -88,7 +89,9 @@ def main(argv) -> int:
         ok = False
 
     if total is not None:
-        lines += ["", f"`make bench` took {total:.0f} s (budget 600 s)."]
+        avg = os.getloadavg()
+        lines += ["", f"`make bench` took {total:.0f} s (budget about 1200 s); load average now "
+                      f"{avg[0]:.1f} / {avg[1]:.1f} / {avg[2]:.1f} (1 / 5 / 15 minutes)."]
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     (folder / "bench.md").write_text(text)
