@@ -75,7 +75,8 @@ def child_env(env: dict, db_url: str) -> dict:
         import atexit
         import shutil
         import tempfile
-        folder = tempfile.mkdtemp(prefix="rnngradebook-")
+        _sweep_url_files()
+        folder = tempfile.mkdtemp(prefix=f"rnngradebook-{os.getpid()}-")
         atexit.register(shutil.rmtree, folder, True)
         path = Path(folder) / "db_url"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -84,6 +85,22 @@ def child_env(env: dict, db_url: str) -> dict:
         _URL_FILE[db_url] = str(path)
     env["RNNCOURSE_DB_URL_FILE"] = _URL_FILE[db_url]
     return env
+
+
+def _sweep_url_files() -> None:
+    """Delete the URL folders of graders of this user that were killed (no atexit ran)."""
+    import shutil
+    import tempfile
+    for folder in Path(tempfile.gettempdir()).glob("rnngradebook-*-*"):
+        try:
+            pid = int(folder.name.split("-")[1])
+            if folder.stat().st_uid != os.getuid() or pid == os.getpid():
+                continue
+            os.kill(pid, 0)                           # still running: keep it
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, OSError):
+            continue
 
 
 def is_postgres(db_url: str) -> bool:

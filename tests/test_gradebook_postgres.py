@@ -233,6 +233,8 @@ def test_graders_on_postgres_one_killed_and_restarted(postgres, tmp_path, reques
     assert (SHARD_2[0], LESSON) in killed, "grader 2's submission is missing"
 
     again = run_course(root, "grade", "--lesson", LESSON, "--shard", "1/2", env_extra=env)
+    left = list(Path(tempfile.gettempdir()).glob(f"rnngradebook-{first.pid}-*"))
+    assert not left, f"the killed grader's file with the gradebook's URL is still there: {left}"
     assert "shard 1/2: 2 of the 3 submissions" in again.stdout, again.stdout
     rows = gradebook_rows(root, postgres)
     assert sorted(rows) == sorted((s, LESSON) for s in kinds), f"rows lost or added: {sorted(rows)}"
