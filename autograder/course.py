@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -328,6 +329,9 @@ class Worker:
 
 
 _WORKERS: "queue.Queue[Worker] | None" = None
+_UNSENT = {"count": 0, "lock": threading.Lock()}
+"""Submissions of this run not yet sent to a worker: while any is left, a worker starts the next
+kernel while it grades (grade_worker.py); the last ones start none that nobody would use."""
 
 
 def grade_one(student: str, lesson: str, threads: int | None = None,
@@ -342,13 +346,17 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     own = _WORKERS is None
+    with _UNSENT["lock"]:
+        _UNSENT["count"] = max(0, _UNSENT["count"] - 1)
+        more = _UNSENT["count"] > 0
     worker = Worker(0) if own else _WORKERS.get()        # held until this submission is done
     start = time.monotonic()
     try:
         reply = worker.grade({"student": student, "lesson": lesson, "slot": worker.slot,
                               "sandboxed": sandboxed, "env": env,
                               "cgroups": [[str(c) for c in group] for group in worker.cgroup_sets],
-                              "notebook_timeout": notebook_limit()}, SUBMISSION_TIMEOUT)
+                              "notebook_timeout": notebook_limit(), "warm_next": more},
+                             SUBMISSION_TIMEOUT)
     finally:
         if own:
             worker.close()
@@ -461,6 +469,7 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1,
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     global _WORKERS
     _WORKERS = queue.Queue()
+    _UNSENT["count"] = len(todo)
     # As root, each slot's sandboxes run in cgroups of their own (memory and process limits for
     # the whole submission); elsewhere only the per-process limits and tmpfs sizes hold.
     workers = [Worker(k, [sandbox.make_cgroups(f"rnngrade-{os.getpid()}-{k}-{turn}")

@@ -4,7 +4,8 @@
 the worker answers each with a JSON line on stdout:
 
     -> {"student": "alice", "lesson": "01_rnn", "slot": 0, "sandboxed": true, "env": {...},
-        "scratch_root": "/tmp/rnngrade-x", "cgroups": [[...], [...]], "notebook_timeout": 900}
+        "scratch_root": "/tmp/rnngrade-x", "cgroups": [[...], [...]], "notebook_timeout": 900,
+        "warm_next": true}
     <- {"success": true, "log": "...", "took": 12.3}
 
 Importing nbgrader, nbconvert and the gradebook's schema check is paid once per worker instead
@@ -16,7 +17,8 @@ worker keeps no state between submissions but the imports. If a submission kills
 **Warm kernels.** A kernel's start is mostly its imports of torch, NumPy and matplotlib (about
 2.5 CPU-seconds, :data:`sandbox.WARM_MODULES`). While one submission is graded, the worker
 starts the sandboxed kernel of the next one (:class:`Kernel`), which does those imports in its
-own fresh sandbox; the next submission claims it ready. A kernel serves exactly one submission
+own fresh sandbox; the next submission claims it ready (``warm_next``: course.py says whether a
+submission is left to send). A kernel serves exactly one submission
 and is killed with its sandbox after it; the two kernels alive at once have their own scratch
 folders, mount, PID, IPC and network namespaces, uids (as root) and cgroups, so the graded
 submission can neither see nor reach the next one's kernel.
@@ -144,9 +146,10 @@ def main() -> int:
                 if kernel is None:                   # the first submission, or a changed setting
                     kernel = Kernel(root, req["scratch_root"], slot, turn, sets, env)
                     turn += 1
-                # The next submission's kernel starts now, in a sandbox of its own.
-                waiting = Kernel(root, req["scratch_root"], slot, turn, sets, env)
-                turn += 1
+                if req.get("warm_next", True):
+                    # The next submission's kernel starts now, in a sandbox of its own.
+                    waiting = Kernel(root, req["scratch_root"], slot, turn, sets, env)
+                    turn += 1
                 sandbox.add_lesson_data(root, req["lesson"], kernel.scratch, kernel.uid)
                 isolated_execute.hand_over_kernel(kernel.km, sandbox.claim_code(kernel.scratch))
                 for name, value in kernel.settings.items():
