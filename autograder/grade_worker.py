@@ -147,9 +147,13 @@ def main() -> int:
                     kernel = Kernel(root, req["scratch_root"], slot, turn, sets, env)
                     turn += 1
                 if req.get("warm_next", True):
-                    # The next submission's kernel starts now, in a sandbox of its own.
-                    waiting = Kernel(root, req["scratch_root"], slot, turn, sets, env)
+                    # The next submission's kernel starts now, in a sandbox of its own. If it
+                    # cannot, the next submission starts one itself (and reports why not).
                     turn += 1
+                    try:
+                        waiting = Kernel(root, req["scratch_root"], slot, turn - 1, sets, env)
+                    except Exception:
+                        waiting = None
                 sandbox.add_lesson_data(root, req["lesson"], kernel.scratch, kernel.uid)
                 isolated_execute.hand_over_kernel(kernel.km, sandbox.claim_code(kernel.scratch))
                 for name, value in kernel.settings.items():
