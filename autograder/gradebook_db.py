@@ -171,7 +171,9 @@ def _file_lock(autograder: Path, name: str, wait: bool):
     folder = autograder / "autograded" / ".locks"   # ignored by git and by nbgrader's globs
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    # read-only is enough for flock; 0660 so that another instructor of the group (the hub's
+    # groupshared course) can take the lock that the first grader's run created
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o660)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
