@@ -37,7 +37,6 @@ import answer_policy  # noqa: E402  (autograder/answer_policy.py: torch in NumPy
 import gradebook_db  # noqa: E402  (autograder/gradebook_db.py: the gradebook's URL, graders' locks)
 import shards  # noqa: E402  (autograder/shards.py: SHARD=i/n)
 
-
 HERE = Path(__file__).resolve().parent
 ROOT = Path(os.environ.get("RNNCOURSE_ROOT") or HERE.parent).resolve()
 AUTOGRADER = ROOT / "autograder"
@@ -238,7 +237,10 @@ def _cells_by_id(nb: dict) -> dict:
 
 
 def _modified_cells(student: str, lesson: str) -> bool:
-    """True when the submission changed or deleted a locked cell of the released lesson."""
+    """True when the submission changed or deleted a locked code cell (a test, an import, an
+    experiment) of the released lesson. Locked Markdown is left out: nbgrader grades with the
+    released text anyway, and a learner who kept their own copy across a course update that
+    reworded the prose (workspace.py) changed nothing."""
     released = ROOT / "lessons" / lesson / f"{lesson}.ipynb"
     submitted = SUBMITTED / student / lesson / f"{lesson}.ipynb"
     try:
@@ -248,7 +250,7 @@ def _modified_cells(student: str, lesson: str) -> bool:
         return True
     for gid, cell in ours.items():
         meta = cell["metadata"]["nbgrader"]
-        if meta.get("locked") and not meta.get("solution"):
+        if meta.get("locked") and not meta.get("solution") and cell["cell_type"] == "code":
             other = theirs.get(gid)
             if other is None or "".join(other["source"]) != "".join(cell["source"]):
                 return True
