@@ -41,7 +41,7 @@ from pathlib import Path
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
@@ -213,6 +213,12 @@ class IsolatedExecute(Execute):
                  "can write."
     ).tag(config=True)
 
+    require_sandbox = Bool(
+        False, help="Refuse to run a notebook unless course.py's sandbox set this executor up "
+                    "(the hub's instructors: the formgrader's Autograde button and `nbgrader "
+                    "autograde` would run a student's code as the instructor, unsandboxed)."
+    ).tag(config=True)
+
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
         if self.kernel_transport:
@@ -228,6 +234,12 @@ class IsolatedExecute(Execute):
         self._connected = False
         self._claim = None
         handed = _SHARED.pop("kernel", None) if km is None else None
+        if self.require_sandbox and handed is None and self.kernel_transport != "ipc":
+            raise RuntimeError(
+                "this course grades a submission only in its sandbox: run `make grade` "
+                "(autograder/course.py grade) in a terminal at the course root, not the "
+                "formgrader's Autograde button or `nbgrader autograde`, which would run the "
+                "student's code as you, with your files")
         if handed is not None:                 # a kernel started for this notebook, claimed once
             km, self._claim = handed
         self._grader = shared_grader(self.grader_memory_mb)   # imports torch while the kernel starts

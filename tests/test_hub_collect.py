@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import types
 from pathlib import Path
 
@@ -114,13 +115,15 @@ class Hub:
         nb = self.course / "submitted" / student / LESSON / f"{LESSON}.ipynb"
         return nb.read_text() if nb.exists() else None
 
-    def collect(self, mod, race=None) -> list[str]:
+    def collect(self, mod, race=None, skew: float | None = None) -> list[str]:
         """GuardedCollect as the instructor; the ERROR lines it logged."""
         from nbgrader.auth import Authenticator
         from nbgrader.coursedir import CourseDirectory
         from traitlets.config import Config
 
         cfg = Config()
+        if skew is not None:
+            cfg.GuardedCollect.max_clock_skew = skew
         cfg.CourseDirectory.root = str(self.course)
         cfg.CourseDirectory.course_id = "rnn-course"
         cfg.CourseDirectory.assignment_id = LESSON
@@ -258,6 +261,34 @@ def test_a_backdated_submission_is_refused(hub):                       # H3
     assert hub.collected("alice") == "alice's work"
     assert hub.collected("carol") is None
     assert "ctime" in _refused(lines, late.name)
+
+
+def test_a_file_edited_after_submitting_is_refused(hub):
+    """A student rewrites the notebook inside his submitted folder after the deadline: the
+    folder's ctime stays, the file's does not."""
+    mod = _load()
+    stamp = _stamp(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None))
+    hub.submit("erin", "erin's work", name_stamp=stamp)
+    edited = hub.submit("carol", "carol's work", name_stamp=stamp)
+    time.sleep(2.5)
+    with open(edited / f"{LESSON}.ipynb", "r+") as f:        # in place: same inode, new ctime
+        f.write("carol's LATE work")
+    lines = hub.collect(mod, skew=1.0)
+    assert hub.collected("erin") == "erin's work"
+    assert hub.collected("carol") is None
+    assert "edited after" in _refused(lines, edited.name)
+
+
+def test_a_hard_link_is_refused_before_it_is_copied(hub):
+    mod = _load()
+    folder = hub.submit("bob", "bob's work")
+    big = hub.base / "bob-big.bin"
+    big.write_bytes(b"x" * 1000)
+    os.lchown(big, USERS["bob"], GROUP)
+    os.link(big, folder / "data.bin")
+    lines = hub.collect(mod)
+    assert hub.collected("bob") is None
+    assert "hard link" in _refused(lines, folder.name)
 
 
 def test_the_newest_accepted_submission_is_collected_once_more(hub):

@@ -46,6 +46,9 @@ What it does, all on loopback ports in a temporary folder (the repository's own 
    while the servers run, bob sees none of the others' processes in /proc (setup_hub.sh's
    hidepid=invisible), and his write of 1 GiB into inbound/ stops at the exchange's own file
    system's size (a 256 MiB image here; setup_hub.sh), so he cannot fill the machine's disk;
+   alice's kernel listens on no TCP port (kernels on Unix sockets: another user could read its
+   output); the formgrader's Autograde button is refused (it would run bob's code as the
+   instructor, unsandboxed);
    after the feedback, root grades alice's submission again (the README allows it) while bob
    looks through /tmp, /var/tmp and /dev/shm: he sees the scratch folders' names but can enter
    none, and reads no answer line, IPython history or kernel connection file (item 7);
@@ -303,6 +306,21 @@ while os.path.exists(flag):
 look()
 print(json.dumps({k: sorted(v) if isinstance(v, set) else v for k, v in seen.items()}))
 """
+
+
+def listening_tcp(uid: int) -> set[int]:
+    """The TCP ports (v4 and v6) that ``uid`` listens on, from /proc/net/tcp{,6}."""
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[7]) == uid:          # LISTEN
+                ports.add(int(f[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def proc_mount_options() -> str:
@@ -703,6 +721,31 @@ def main(argv=None) -> int:
                         f"alice, carol and the instructor (/proc: {proc_mount_options()})")
             steps.run("processes-hidden", processes_hidden)
 
+            # --- kernels listen on no TCP port (a subscriber to IOPub reads every cell) -------
+            def kernel_sockets_private():
+                page = pages[ALICE]
+                steps.page = page
+                kernel = api(page, "POST", f"{hub.url}/user/{ALICE}/api/kernels", {"name": "python3"})
+                try:
+                    uid = pwd.getpwnam(ALICE).pw_uid
+                    deadline = time.time() + 60
+                    while time.time() < deadline:
+                        mine = [p for p in user_processes({uid})
+                                if b"ipykernel" in Path(f"/proc/{p}/cmdline").read_bytes()]
+                        if mine:
+                            break
+                        time.sleep(0.5)
+                    assert mine, "alice's kernel did not start"
+                    time.sleep(3)
+                    tcp = listening_tcp(uid)
+                    assert len(tcp) <= 1, (f"alice's processes listen on {len(tcp)} TCP ports "
+                                           f"{sorted(tcp)}: her kernel's ports are open to bob")
+                finally:
+                    api(page, "DELETE", f"{hub.url}/user/{ALICE}/api/kernels/{kernel['id']}")
+                return (f"alice's kernel runs; her uid listens on {len(tcp)} TCP port(s) (her "
+                        f"server's), the kernel on Unix sockets in her 0700 runtime folder")
+            steps.run("kernel-sockets-private", kernel_sockets_private)
+
             # --- a student cannot fill the disk through the exchange (issue 17, item 6) ---------
             def exchange_space():
                 inbound = hub.exchange / "rnn-course" / "inbound"
@@ -863,6 +906,23 @@ def main(argv=None) -> int:
                 return f"{len(fb)} feedback files released (folder {mode}); grades.csv {rows}"
 
             steps.require("instructor-feedback-export", instructor_feedback)
+
+            # --- the formgrader's Autograde button would run bob's code as the instructor,
+            # unsandboxed: refused (only make grade / course.py grades)
+            def formgrader_autograde_refused():
+                page = pages[INSTRUCTOR]
+                steps.page = page
+                url = f"{hub.url}/user/{INSTRUCTOR}/formgrader/api/submission/{LESSON}/{BOB}/autograde"
+                res = api(page, "POST", url) or {}
+                said = f"{res.get('error') or ''}{res.get('log') or ''}"
+                assert not res.get("success"), f"the formgrader autograded {BOB} outside the sandbox: {said[-500:]}"
+                assert "make grade" in said, f"the refusal does not say what to do: {said[-500:]}"
+                from nbgrader.api import Gradebook
+                with Gradebook("sqlite:///" + str(hub.course / "autograder" / "gradebook.db")) as gb:
+                    nb = gb.find_submission_notebook(LESSON, LESSON, BOB)
+                    assert nb.code_score == facts["totals"][BOB][0], "the refused run changed bob's score"
+                return "POST .../autograde refused: 'run `make grade` ...'; bob's score unchanged"
+            steps.run("formgrader-autograde-refused", formgrader_autograde_refused)
 
             # --- students: fetch feedback, see their own score only ---------------------------
             def student_feedback(name):

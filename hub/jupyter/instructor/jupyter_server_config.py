@@ -8,7 +8,7 @@ import os
 
 c = get_config()  # noqa: F821
 load_subconfig(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",  # noqa: F821
-                            "quiet_upstream_warnings.py"))
+                            "server_common.py"))
 
 c.ServerApp.terminado_settings = {
     "shell_command": ["/bin/bash", "--rcfile",

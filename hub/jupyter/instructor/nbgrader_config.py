@@ -22,6 +22,10 @@ c.CourseDirectory.groupshared = True
 # default), which is not JSON here (the collect class below) and logs "Formgrader config is not
 # serializable" at every visit.
 c.FormgradeExtension.debug = False
+# Grading runs student code: only `make grade` (course.py, in its sandbox) may. The formgrader's
+# Autograde button and `nbgrader autograde` load this file and are refused (isolated_execute.py);
+# course.py's grading workers read only autograder/nbgrader_config.py and set the sandbox up.
+c.IsolatedExecute.require_sandbox = True
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 c.ExchangeFactory.collect = "rnn_collect.GuardedCollect"

@@ -24,8 +24,10 @@ that descriptor, counted against the caps. A submission is REFUSED (an ERROR lin
   deeper than ``max_depth`` folders,
 * it has no ``timestamp.txt``, or one that differs from the time in its name, or a time more than
   ``max_clock_skew`` seconds in the future,
-* its time is more than ``max_clock_skew`` seconds before the folder's ctime (a student can write
-  the name and timestamp.txt but cannot set a ctime back: a late submission dated early),
+* its time is more than ``max_clock_skew`` seconds before the ctime of its folder or of any file
+  or folder in it (a student can write the name and timestamp.txt but cannot set a ctime back: a
+  late submission dated early, or a notebook rewritten in place after submitting),
+* it holds a hard link (refused before it is read: one big file under many names),
 * it has no ``submission_secret.txt`` holding nbgrader's 128 hexadecimal characters
   (``secrets.token_hex(64)`` in nbgrader's submit; release_feedback needs it).
 
@@ -166,6 +168,7 @@ class GuardedCollect(ExchangeCollect):
                 try:
                     fst = os.fstat(fd)
                     self._owned(fst, uid, sub, username)
+                    tally['ctime'] = max(tally.get('ctime', 0), fst.st_ctime)
                     os.mkdir(os.path.join(dest, name), 0o700)
                     self._copy_dir(fd, os.path.join(dest, name), sub, depth + 1, uid,
                                    username, tally)
@@ -186,6 +189,14 @@ class GuardedCollect(ExchangeCollect):
                     if not stat.S_ISREG(fst.st_mode):
                         raise Refused(f"{sub} in it is not a plain file")
                     self._owned(fst, uid, sub, username)
+                    # a file rewritten in place after the submission changes its own ctime,
+                    # not its folder's; a hard link would be copied again for every name
+                    tally['ctime'] = max(tally.get('ctime', 0), fst.st_ctime)
+                    if fst.st_nlink > 1:
+                        raise Refused(f"{sub} in it is a hard link ({fst.st_nlink} names)")
+                    if tally['bytes'] + fst.st_size > self.max_submission_mb * 2**20:
+                        raise Refused(f"it is larger than GuardedCollect."
+                                      f"max_submission_mb = {self.max_submission_mb} MiB")
                     out = os.open(os.path.join(dest, name),
                                   os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                     try:
@@ -227,8 +238,8 @@ class GuardedCollect(ExchangeCollect):
             try:
                 st = os.fstat(fd)
                 self._owned(st, uid, "the folder", username)
-                self._copy_dir(fd, stage, "the folder", 0, uid, username,
-                               {'files': 0, 'bytes': 0})
+                tally = {'files': 0, 'bytes': 0, 'ctime': st.st_ctime}
+                self._copy_dir(fd, stage, "the folder", 0, uid, username, tally)
             finally:
                 os.close(fd)
             name_ts = rec['timestamp']
@@ -244,11 +255,11 @@ class GuardedCollect(ExchangeCollect):
             now = _utc(datetime.datetime.now().timestamp())
             if (name_ts - now).total_seconds() > self.max_clock_skew:
                 raise Refused(f"it is dated {name_ts}, in the future")
-            made = _utc(st.st_ctime)
+            made = _utc(tally['ctime'])          # the folder's and every file's and folder's in it
             if (made - name_ts).total_seconds() > self.max_clock_skew:
-                raise Refused(f"it is dated {name_ts} but its folder was last changed at {made} "
-                              f"UTC (ctime), more than {self.max_clock_skew:g} s later: a "
-                              "submission dated before it was made")
+                raise Refused(f"it is dated {name_ts} but it (its folder or a file in it) was last "
+                              f"changed at {made} UTC (ctime), more than {self.max_clock_skew:g} s "
+                              "later: a submission dated before it was made, or edited after")
             secret = self._read_copied(stage, "submission_secret.txt")
             if not _SECRET.fullmatch(secret):
                 raise Refused("its submission_secret.txt is not the 128 hexadecimal characters "

@@ -4,4 +4,4 @@ import os
 
 c = get_config()  # noqa: F821
 load_subconfig(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",  # noqa: F821
-                            "quiet_upstream_warnings.py"))
+                            "server_common.py"))
