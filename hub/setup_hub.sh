@@ -148,6 +148,12 @@ for sub in autograder solutions lessons; do
   find "$COURSE/$sub" ! -type l -exec chmod g+rwX {} +
   find "$COURSE/$sub" -type d -exec chmod g+s {} +
 done
+# what root's make hub runs or installs from autograder/ (make venv: open_feedback_link.py, the
+# MathJax template) stays root's, readable by the group but not writable: an instructor's change
+# there would otherwise run as root at the next make hub
+for f in "$REPO/autograder/open_feedback_link.py" "$REPO/autograder/templates"; do
+  if [ -e "$f" ]; then no_link "$f"; chown -R -h root:"$INSTRUCTORS" "$f"; chmod -R g-w,o-w "$f"; fi
+done
 # the gradebook: sqlite makes a new database 0644 & ~umask, which another instructor could not
 # write; an empty file of the group's, 0660, becomes the database at the first release
 db="$COURSE/autograder/gradebook.db"
