@@ -725,9 +725,10 @@ def main(argv=None) -> int:
             def kernel_sockets_private():
                 page = pages[ALICE]
                 steps.page = page
+                uid = pwd.getpwnam(ALICE).pw_uid
+                before = listening_tcp(uid)            # her server's own port(s)
                 kernel = api(page, "POST", f"{hub.url}/user/{ALICE}/api/kernels", {"name": "python3"})
                 try:
-                    uid = pwd.getpwnam(ALICE).pw_uid
                     deadline = time.time() + 60
                     while time.time() < deadline:
                         mine = [p for p in user_processes({uid})
@@ -737,13 +738,21 @@ def main(argv=None) -> int:
                         time.sleep(0.5)
                     assert mine, "alice's kernel did not start"
                     time.sleep(3)
-                    tcp = listening_tcp(uid)
-                    assert len(tcp) <= 1, (f"alice's processes listen on {len(tcp)} TCP ports "
-                                           f"{sorted(tcp)}: her kernel's ports are open to bob")
+                    home = Path(pwd.getpwnam(ALICE).pw_dir)
+                    files = list(home.rglob(f"kernel-{kernel['id']}.json"))
+                    assert files, f"no connection file of alice's kernel in {home}"
+                    conn = json.loads(files[0].read_text())
+                    assert conn["transport"] == "ipc", \
+                        f"alice's kernel talks {conn['transport']} on {conn['ip']}: anyone may subscribe to its output"
+                    # ipykernel's one TCP socket: a PULL for its forked children's output, that only
+                    # takes messages in (a TCP kernel listens on its 5 channels besides)
+                    new = listening_tcp(uid) - before
+                    assert len(new) <= 1, (f"alice's kernel listens on TCP ports {sorted(new)}: any "
+                                           f"local user can subscribe to its output")
                 finally:
                     api(page, "DELETE", f"{hub.url}/user/{ALICE}/api/kernels/{kernel['id']}")
-                return (f"alice's kernel runs; her uid listens on {len(tcp)} TCP port(s) (her "
-                        f"server's), the kernel on Unix sockets in her 0700 runtime folder")
+                return (f"alice's kernel uses Unix sockets ({conn['ip']}-N); new TCP listeners: "
+                        f"{len(new)} (ipykernel's inbound pipe for subprocess output)")
             steps.run("kernel-sockets-private", kernel_sockets_private)
 
             # --- a student cannot fill the disk through the exchange (issue 17, item 6) ---------
