@@ -22,11 +22,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_grading import LoadSampler  # noqa: E402
 from conftest import REPO, gradebook_rows, lesson_ids, make_course_copy, run_course, submit  # noqa: E402
 
 
@@ -50,18 +50,6 @@ def as_expected(cells: dict, kind: str) -> bool:
     return bool(code) and all(auto is not None and auto == want(mx) for auto, mx in code)
 
 
-class LoadWatch(threading.Thread):
-    """The highest 1-minute load average seen every 2 s while the grading runs."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak, self.done = os.getloadavg()[0], threading.Event()
-
-    def run(self):
-        while not self.done.wait(2):
-            self.peak = max(self.peak, os.getloadavg()[0])
-
-
 def main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("n", nargs="?", type=int, default=40, help="submissions (default 40)")
@@ -73,18 +61,15 @@ def main(argv) -> int:
         root = make_course_copy(Path(tmp) / "course")
         run_course(root, "release")
         kinds = build_class(root, args.n)
-        load_before = os.getloadavg()
-        watch = LoadWatch()
-        watch.start()
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(root / "autograder" / "course.py"), "grade",
-                               "--jobs", str(args.jobs)],
-                              env=dict(os.environ, RNNCOURSE_ROOT=str(root)),
-                              capture_output=True, text=True, timeout=7200)
-        wall = time.perf_counter() - start
-        watch.done.set()
-        watch.join()
+        with LoadSampler() as load:
+            start = time.perf_counter()
+            proc = subprocess.run([sys.executable, str(root / "autograder" / "course.py"), "grade",
+                                   "--jobs", str(args.jobs)],
+                                  env=dict(os.environ, RNNCOURSE_ROOT=str(root)),
+                                  capture_output=True, text=True, timeout=7200)
+            wall = time.perf_counter() - start
         rows = gradebook_rows(root)
+    load_before, load_peak = load.samples[0], load.summary()["max"]
 
     log = proc.stdout + proc.stderr
     locked = [line for line in log.splitlines() if "locked" in line.lower()]
@@ -96,7 +81,7 @@ def main(argv) -> int:
         "graded_rows": len(graded), "scores_as_expected": len(right),
         "locked_lines": locked, "not_graded_lines": not_graded, "exit_code": proc.returncode,
         "wall_s": wall, "per_submission_s": wall / len(kinds),
-        "load_before": load_before[0], "load_peak": watch.peak, "load_after": os.getloadavg()[0],
+        "load_before": load_before, "load_peak": load_peak, "load_after": os.getloadavg()[0],
     }
     ok = (proc.returncode == 0 and len(graded) == len(kinds) == len(right) and not locked
           and not not_graded)
@@ -107,7 +92,7 @@ def main(argv) -> int:
     print(f"  'locked' lines: {len(locked)}; submissions marked '!': {len(not_graded)}; "
           f"course.py exit {proc.returncode}")
     print(f"  wall {wall:.0f} s ({wall / len(kinds):.1f} s per submission); load average "
-          f"{load_before[0]:.2f} before, {watch.peak:.2f} at most during, "
+          f"{load_before:.2f} before, {load_peak:.2f} at most during, "
           f"{figures['load_after']:.2f} after")
     for line in (locked + not_graded)[:10]:
         print(f"    {line}")
