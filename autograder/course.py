@@ -336,6 +336,13 @@ _UNSENT = {"count": 0, "lock": threading.Lock()}
 kernel while it grades (grade_worker.py); the last ones start none that nobody would use."""
 
 
+KERNEL_THREADS = int(os.environ.get("RNNCOURSE_KERNEL_THREADS", "1"))
+"""Threads of each graded kernel (OMP_NUM_THREADS, MKL_NUM_THREADS, hence torch's), at any JOBS.
+A lesson's tensors are small, so a second thread gains a kernel little, and it would compete
+with the other workers' kernels (JOBS > 1) or with the next submission's kernel starting beside
+it (JOBS=1): grading is paid in CPU seconds, and the class's throughput is what counts."""
+
+
 def grade_one(student: str, lesson: str, threads: int | None = None,
               sandboxed: bool = True) -> tuple[bool, str]:
     """Autograde one submission (in the sandbox when ``sandboxed``); return (ok, a log line)."""
@@ -468,7 +475,7 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1,
         _ensure_students({s for s, _ in todo})
     sandboxed = sandbox_status()
     jobs = max(1, min(jobs, len(todo)))
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    threads = KERNEL_THREADS
     global _WORKERS
     _WORKERS = queue.Queue()
     _UNSENT["count"] = len(todo)

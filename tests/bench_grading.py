@@ -20,7 +20,15 @@ fresh temporary copy of the course: with JOBS=1, then with JOBS=2.
   JOBS=1's wall / JOBS=2's wall (at most 2 on 2 cores); **300 students x 6 lessons** estimated
   as 1800 x (wall / 6 N) at each JOBS (the class has the same mix of lessons; the fixed cost of
   a run, starting course.py and its workers, is counted in, so the estimate is on the high
-  side); goal: one hour on 2 cores.
+  side), and from the **steady state**: the time from the moment each of the J workers has
+  finished one submission to the last one done, per submission done in it (the run's start
+  left out); goal: one hour on 2 cores.
+* **CPU per submission**: the CPU time all processes of the machine used during the run
+  (``/proc/stat``: on a quiet machine, the grading's), divided by the submissions.
+* **Floor bound**: the class's least possible time on this machine, 1800 x (the mean over the
+  lessons of a solution kernel's own CPU seconds in grading mode, ``bench_lessons.py``) / CPUs:
+  every core busy with nothing but the notebooks' own imports, cells and tests. No grader
+  setting can beat it; only a cheaper notebook (or a kernel that skips its imports) can.
 * **Load**: the machine's 1-minute load average, sampled every 2 s during each run (mean and
   maximum): on a machine shared with other work the figures are slower by about that factor.
 * The two runs' gradebooks must be equal (the exit status says so).
@@ -30,6 +38,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -72,24 +81,42 @@ class LoadSampler:
         return {"mean": statistics.mean(self.samples), "max": max(self.samples)}
 
 
-def grade_class(root: Path, lessons: list[str], n: int, jobs: int) -> tuple[float, dict, dict]:
-    """Release, submit n students x every lesson, grade; return (wall seconds,
-    {(student, lesson): seconds}, load average during the grading)."""
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``: every state
+    but idle and iowait)."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def grade_class(root: Path, lessons: list[str], n: int, jobs: int) -> dict:
+    """Release, submit n students x every lesson, grade; return the run's figures: wall seconds,
+    CPU seconds, {(student, lesson): seconds}, the seconds from the start at which each
+    submission was done, the load average during the grading."""
     for lesson in lessons:
         run_course(root, "release", "--lesson", lesson)
     solution = {l: REPO / "solutions" / l / f"{l}.ipynb" for l in lessons}
     for i in range(n):
         for lesson in lessons:
             submit(root, f"s{i:02d}", lesson, solution[lesson])
+    done, out = [], []
     with LoadSampler() as load:
-        start = time.perf_counter()
-        proc = run_course(root, "grade", "--jobs", str(jobs), timeout=3600)
-        wall = time.perf_counter() - start
-    took = {(s, l): float(t) for s, l, t in LINE.findall(proc.stdout)}
-    if len(took) != n * len(lessons):
-        raise SystemExit(f"expected {n * len(lessons)} 'graded in' lines from course.py, found "
-                         f"{len(took)}:\n{proc.stdout}")
-    return wall, took, load.summary()
+        cpu0, start = busy_cpu_seconds(), time.perf_counter()
+        proc = subprocess.Popen([sys.executable, str(root / "autograder" / "course.py"), "grade",
+                                 "--jobs", str(jobs)], env=dict(os.environ, RNNCOURSE_ROOT=str(root)),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:                  # course.py prints each line as it is done
+            out.append(line)
+            if LINE.match(line):
+                done.append(time.perf_counter() - start)
+        proc.wait(timeout=3600)
+        wall, cpu = time.perf_counter() - start, busy_cpu_seconds() - cpu0
+    text = "".join(out)
+    took = {(s, l): float(t) for s, l, t in LINE.findall(text)}
+    if proc.returncode or len(took) != n * len(lessons):
+        raise SystemExit(f"course.py grade exited {proc.returncode}; expected {n * len(lessons)} "
+                         f"'graded in' lines, found {len(took)}:\n{text}")
+    return {"wall": wall, "cpu": cpu, "took": took, "done": done, "load": load.summary()}
 
 
 def main(argv):
@@ -105,34 +132,47 @@ def main(argv):
     n = int(argv[0]) if argv and argv[0].isdigit() else 4
     lessons = [a for a in argv if not a.isdigit()] or lesson_ids()
 
-    floors = {}
+    floors, floor_cpu = {}, {}
     if floors_json and Path(floors_json).exists():
         for row in json.loads(Path(floors_json).read_text())["lessons"]:
-            floors[row["lesson"]] = row["grading_s"]
+            if "grading_cpu_s" in row:
+                floors[row["lesson"]] = row["grading_s"]
+                floor_cpu[row["lesson"]] = row["grading_cpu_s"]
     for lesson in lessons:
         if lesson not in floors:
             path = REPO / "solutions" / lesson / f"{lesson}.ipynb"
-            floors[lesson] = statistics.median(run_notebook(path, grading=True)[0]
-                                               for _ in range(2))
+            two = [run_notebook(path, grading=True) for _ in range(2)]
+            floors[lesson] = statistics.median(t for t, _, _ in two)
+            floor_cpu[lesson] = statistics.median(c for _, _, c in two)
 
     runs, books = {}, {}
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         for jobs in (1, 2):
             root = make_course_copy(Path(tmp) / f"jobs{jobs}")
-            wall, took, load = grade_class(root, lessons, n, jobs)
+            run = grade_class(root, lessons, n, jobs)
             books[jobs] = gradebook_rows(root)
+            wall, took, done, load = run["wall"], run["took"], run["done"], run["load"]
             count = len(took)
+            # From the moment each worker has finished one submission to the last one done: the
+            # run's start (imports, cold kernels) left out. The last worker's tail alone, when the
+            # other is idle, still counts in: on a small class it errs on the slow side.
+            steady = (done[-1] - done[jobs - 1]) / (count - jobs) if count > jobs else wall / count
             runs[jobs] = {"jobs": jobs, "submissions": count, "wall_s": wall,
                           "per_submission_s": wall / count,
                           "estimate_300x6_s": CLASS_SIZE * len(lessons) * wall / count,
+                          "first_done_s": done[0], "steady_per_submission_s": steady,
+                          "steady_estimate_300x6_s": CLASS_SIZE * len(lessons) * steady,
+                          "cpu_s": run["cpu"], "cpu_per_submission_s": run["cpu"] / count,
                           "load": load, "took": took}
-            print(f"JOBS={jobs}: {count} submissions in {wall:.1f} s ({wall / count:.2f} s each; "
+            print(f"JOBS={jobs}: {count} submissions in {wall:.1f} s ({wall / count:.2f} s each, "
+                  f"{steady:.2f} s in the steady state; {run['cpu'] / count:.1f} CPU-s each; "
                   f"load average {load['mean']:.1f}, at most {load['max']:.1f})", flush=True)
 
     first = min(runs[1]["took"])                          # ('s00', first lesson)
     rows = []
     for lesson in lessons:
-        times = [t for (s, l), t in runs[1]["took"].items() if l == lesson and (s, l) != first]
+        times = ([t for (s, l), t in runs[1]["took"].items() if l == lesson and (s, l) != first]
+                 or [runs[1]["took"][first]])      # a class of one student
         per = statistics.median(times)
         rows.append({"lesson": lesson, "n": len(times), "floor_s": floors[lesson],
                      "per_submission_s": per, "times_s": sorted(times),
@@ -144,6 +184,9 @@ def main(argv):
         "jobs1": {k: v for k, v in runs[1].items() if k != "took"},
         "jobs2": {k: v for k, v in runs[2].items() if k != "took"},
         "first_submission_s": runs[1]["took"][first],
+        "floor_cpu_s": {l: floor_cpu[l] for l in lessons},
+        "floor_bound_300x6_s": CLASS_SIZE * len(lessons)
+        * statistics.mean(floor_cpu[l] for l in lessons) / (os.cpu_count() or 1),
         "same_gradebook": books[1] == books[2],
         "cpus": os.cpu_count(),
     }
@@ -167,6 +210,10 @@ def class_table(c: dict) -> list[str]:
     j1, j2 = c["jobs1"], c["jobs2"]
     total = CLASS_SIZE * c["lessons"]
     hours = [j["estimate_300x6_s"] / HOUR_S for j in (j1, j2)]
+    steady = [j["steady_estimate_300x6_s"] / HOUR_S for j in (j1, j2)]
+    bound = c["floor_bound_300x6_s"] / HOUR_S
+    floors = ", ".join(f"{l[:2]} {v:.1f}" for l, v in c["floor_cpu_s"].items())
+    mean_floor = c["floor_bound_300x6_s"] * c["cpus"] / total
     return [
         f"A class of {c['students']} students x {c['lessons']} lessons ({j1['submissions']} "
         f"submissions, lessons mixed) on {c['cpus']} CPUs:", "",
@@ -174,9 +221,14 @@ def class_table(c: dict) -> list[str]:
         f"| wall time of the run | {j1['wall_s']:.1f} s | {j2['wall_s']:.1f} s |",
         f"| per submission (wall / submissions) | {j1['per_submission_s']:.2f} s | "
         f"{j2['per_submission_s']:.2f} s |",
-        f"| {CLASS_SIZE} students x {c['lessons']} lessons ({total} submissions), estimated | "
-        f"{hours[0]:.2f} h | {hours[1]:.2f} h (goal 1 h: "
-        f"{'met' if hours[1] <= 1 else 'NOT met'}) |",
+        f"| per submission in the steady state (after each worker's first) | "
+        f"{j1['steady_per_submission_s']:.2f} s | {j2['steady_per_submission_s']:.2f} s |",
+        f"| CPU seconds per submission (the whole machine) | {j1['cpu_per_submission_s']:.1f} | "
+        f"{j2['cpu_per_submission_s']:.1f} |",
+        f"| {CLASS_SIZE} students x {c['lessons']} lessons ({total} submissions), from the "
+        f"whole run | {hours[0]:.2f} h | {hours[1]:.2f} h |",
+        f"| the same, from the steady state | {steady[0]:.2f} h | {steady[1]:.2f} h (goal 1 h: "
+        f"{'met' if steady[1] <= 1 else 'NOT met'}) |",
         f"| load average during the run (mean / max) | {j1['load']['mean']:.1f} / "
         f"{j1['load']['max']:.1f} | {j2['load']['mean']:.1f} / {j2['load']['max']:.1f} |",
         "",
@@ -185,6 +237,12 @@ def class_table(c: dict) -> list[str]:
         f"kernel cold) {c['first_submission_s']:.1f} s; same gradebook: {c['same_gradebook']}. "
         f"A load average above the CPU count means other work shared the machine: the times are "
         f"slower by about that factor.",
+        "",
+        f"Floor bound: a solution's kernel alone uses {mean_floor:.1f} CPU seconds in grading mode "
+        f"on average (by lesson: {floors}), so {total} submissions take at least "
+        f"**{bound:.2f} h** on {c['cpus']} CPUs with every core busy and the grading itself "
+        f"free. The goal of 1 h is "
+        f"{'above that bound' if bound <= 1 else 'below that bound: out of reach on this machine'}.",
     ]
 
 

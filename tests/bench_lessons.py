@@ -4,9 +4,12 @@
 
 Learner mode: the notebook executed top to bottom as a learner would (no NBGRADER_EXECUTION),
 budget 3 minutes per lesson and 10 for the course. Grading mode: NBGRADER_EXECUTION=autograde,
-as nbgrader sets it, budget 30 seconds per lesson, the median of two runs (the same runs are
-the floor of ``bench_grading.py``: a kernel started, the lesson's imports, its tests run). Times
-include starting the kernel.
+as nbgrader sets it, and one thread (OMP_NUM_THREADS=1, as course.py runs every graded kernel),
+budget 30 seconds per lesson, the median of two runs (the same runs are the floor of
+``bench_grading.py``: a kernel started, the lesson's imports, its tests run). Times include
+starting the kernel. Each run also records the CPU seconds its kernel used (its process's own,
+read when it has exited): in grading mode, the least CPU a grader can spend on a correct
+submission of the lesson, whatever the grading machinery around it costs.
 
 The kernels get ``tests/headless`` first on their path: it hides ipywidgets, so a slider cell
 takes its static fallback instead of risking nbclient's hang on widget cells (see
@@ -15,6 +18,7 @@ takes its static fallback instead of risking nbclient's hang on widget cells (se
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -30,13 +34,13 @@ HEADLESS = REPO / "tests" / "headless"
 LEARNER_BUDGET, GRADING_BUDGET, COURSE_BUDGET = 180.0, 30.0, 600.0
 
 
-def run(path: Path, grading: bool) -> tuple[float, list[str]]:
-    """Execute a copy of the notebook; return (seconds, error lines)."""
+def run(path: Path, grading: bool) -> tuple[float, list[str], float]:
+    """Execute a copy of the notebook; return (seconds, error lines, the kernel's CPU seconds)."""
     nb = nbformat.read(path, as_version=4)
     env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}   # the kernel's
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HEADLESS), env.get("PYTHONPATH")]))
     if grading:
-        env["NBGRADER_EXECUTION"] = "autograde"
+        env.update(NBGRADER_EXECUTION="autograde", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     with tempfile.TemporaryDirectory() as tmp:
         # The lesson's folder, as a learner has it (lesson 05 reads results.json beside it).
         shutil.copytree(path.parent, tmp, dirs_exist_ok=True,
@@ -44,13 +48,21 @@ def run(path: Path, grading: bool) -> tuple[float, list[str]]:
         client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                                 shutdown_kernel="immediate",
                                 resources={"metadata": {"path": tmp}})
+        cpu_before = _children_cpu()
         start = time.perf_counter()
-        client.execute(env=env)
+        client.execute(env=env)                   # the kernel is shut down and reaped after it
         took = time.perf_counter() - start
+        cpu = _children_cpu() - cpu_before
     errors = [f"cell {i}: {o.get('ename')}: {o.get('evalue')}"
               for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
-    return took, errors
+    return took, errors, cpu
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's exited and reaped children (the kernels)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str]) -> int:
@@ -60,17 +72,20 @@ def main(argv: list[str]) -> int:
         argv = [a for a in argv if a not in ("--json", out_json)]
     lessons = argv or sorted(p.parent.name for p in (REPO / "solutions").glob("*/*.ipynb"))
     total, over, rows = 0.0, [], []
-    print(f"{'lesson':<28}{'learner mode':>14}{'grading mode':>14}")
+    print(f"{'lesson':<28}{'learner mode':>14}{'grading mode':>14}{'its CPU':>14}")
     for lesson in lessons:
         path = REPO / "solutions" / lesson / f"{lesson}.ipynb"
-        learner, err1 = run(path, grading=False)
+        learner, err1, _ = run(path, grading=False)
         runs = [run(path, grading=True) for _ in range(2)]
-        grading = statistics.median(t for t, _ in runs)
-        err2 = [e for _, errs in runs for e in errs]
+        grading = statistics.median(t for t, _, _ in runs)
+        grading_cpu = statistics.median(c for _, _, c in runs)
+        err2 = [e for _, errs, _ in runs for e in errs]
         total += learner
         rows.append({"lesson": lesson, "learner_s": learner, "grading_s": grading,
-                     "grading_runs_s": [t for t, _ in runs], "errors": err1 + err2})
-        print(f"{lesson:<28}{learner:>12.1f} s{grading:>12.1f} s", flush=True)
+                     "grading_runs_s": [t for t, _, _ in runs], "grading_cpu_s": grading_cpu,
+                     "errors": err1 + err2})
+        print(f"{lesson:<28}{learner:>12.1f} s{grading:>12.1f} s{grading_cpu:>12.1f} s",
+              flush=True)
         for e in err1 + err2:
             print(f"    error: {e}")
         if learner > LEARNER_BUDGET:

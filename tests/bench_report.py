@@ -3,7 +3,8 @@
     python tests/bench_report.py FOLDER
 
 Reads ``install.json`` (bench_install.py), ``lessons.json`` (bench_lessons.py),
-``grading.json`` (bench_grading.py) and ``numpy.json`` (bench_numpy.py) from FOLDER, and
+``grading.json`` (bench_grading.py), ``numpy.json`` (bench_numpy.py) and ``gradebook.json``
+(bench_gradebook.py: many workers on one SQLite gradebook) from FOLDER, and
 ``.start`` (the Unix time ``make bench`` began) for the total. The grading section gives the
 per-lesson cost and the class-scale figures (JOBS=1 and JOBS=2 side by side, the speed-up, the
 estimate for 300 students x 6 lessons, the load average during each run). Prints the Markdown table, writes
@@ -30,7 +31,8 @@ def load(folder: Path, name: str):
 def main(argv) -> int:
     folder = Path(argv[0] if argv else "bench-results")
     folder.mkdir(parents=True, exist_ok=True)
-    parts = {name: load(folder, name) for name in ("install", "lessons", "grading", "numpy")}
+    parts = {name: load(folder, name) for name in ("install", "lessons", "grading", "numpy",
+                                                     "gradebook")}
     start = folder / ".start"
     total = time.time() - float(start.read_text()) if start.exists() else None
     lines = [f"# `make bench` on {platform.node() or 'this machine'}: {os.cpu_count()} CPUs, "
@@ -45,16 +47,17 @@ def main(argv) -> int:
 
     les = parts["lessons"]
     lines += ["", "## Lessons (budgets: learner mode 180 s each, 600 s the course; grading "
-              "mode 30 s)", "", "| lesson | learner mode s | grading mode s (median of 2) |",
-              "|---|---|---|"]
+              "mode 30 s)", "", "| lesson | learner mode s | grading mode s (median of 2) | "
+              "its kernel's CPU s, one thread |", "|---|---|---|---|"]
     if les:
         for r in les["lessons"]:
-            lines.append(f"| {r['lesson']} | {r['learner_s']:.1f} | {r['grading_s']:.1f} |")
-        lines.append(f"| the course | {les['course_learner_s']:.1f} | |")
+            lines.append(f"| {r['lesson']} | {r['learner_s']:.1f} | {r['grading_s']:.1f} | "
+                         f"{r['grading_cpu_s']:.1f} |")
+        lines.append(f"| the course | {les['course_learner_s']:.1f} | | |")
         lines.append("")
         lines += [f"- OVER BUDGET: {o}" for o in les["over_budget"]] or ["- every budget met"]
     else:
-        lines.append("| no result (bench_lessons.py failed) | | |")
+        lines.append("| no result (bench_lessons.py failed) | | | |")
         ok = False
 
     gr = parts["grading"]
@@ -86,6 +89,19 @@ def main(argv) -> int:
                          f"{verdict} |")
     else:
         lines.append("| no result (bench_numpy.py failed) | | | | | |")
+        ok = False
+
+    gb = parts["gradebook"]
+    lines += ["", "## Many workers, one SQLite gradebook", ""]
+    if gb:
+        lines.append(
+            f"{gb['submissions']} submissions, JOBS={gb['jobs']} on {gb['cpus']} CPUs: "
+            f"{gb['graded_rows']}/{gb['submissions']} graded rows, {gb['scores_as_expected']} "
+            f"scores as expected, {len(gb['locked_lines'])} 'database is locked' lines, "
+            f"{len(gb['not_graded_lines'])} submissions not graded; {gb['wall_s']:.0f} s "
+            f"(load average {gb['load_before']:.1f} before, at most {gb['load_peak']:.1f}).")
+    else:
+        lines.append("no result (bench_gradebook.py failed)")
         ok = False
 
     if total is not None:
