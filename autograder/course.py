@@ -292,7 +292,7 @@ class Worker:
         self.scratch_root = None
 
     def _start(self):
-        self.scratch_root = tempfile.mkdtemp(prefix="rnngrade-")
+        self.scratch_root = tempfile.mkdtemp(prefix=f"rnngrade-{os.getpid()}-")  # leftovers.py
         self.proc = subprocess.Popen([sys.executable, str(HERE / "grade_worker.py")],
                                      cwd=AUTOGRADER, env=_env(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -334,6 +334,20 @@ _WORKERS: "queue.Queue[Worker] | None" = None
 _UNSENT = {"count": 0, "lock": threading.Lock()}
 """Submissions of this run not yet sent to a worker: while any is left, a worker starts the next
 kernel while it grades (grade_worker.py); the last ones start none that nobody would use."""
+
+
+def remove_leftovers() -> None:
+    """Remove the scratch folders and cgroups of grading runs of this user killed with SIGKILL
+    (leftovers.py), and say so."""
+    import leftovers
+    stale = leftovers.of_dead_runs(Path(tempfile.gettempdir()), "rnngrade-")
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    stale += sandbox.remove_stale_cgroups("rnngrade-")
+    if stale:
+        print(f"removed {len(stale)} scratch folder(s) and cgroup(s) left by grading runs that "
+              f"were killed: {', '.join(p.name for p in stale[:4])}"
+              f"{' ...' if len(stale) > 4 else ''}")
 
 
 KERNEL_THREADS = int(os.environ.get("RNNCOURSE_KERNEL_THREADS", "1"))
@@ -459,6 +473,7 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1,
     """Autograde every submission (of ``shard`` i/n only, when given), ``jobs`` at a time; print
     a line for each and the report. Every submission of the selection is graded again, so a
     grader that was killed and is started again regrades what it had half done."""
+    remove_leftovers()
     found = submissions(lesson, student)
     todo = shards.select(found, shard)
     if shard:

@@ -91,16 +91,9 @@ def _sweep_url_files() -> None:
     """Delete the URL folders of graders of this user that were killed (no atexit ran)."""
     import shutil
     import tempfile
-    for folder in Path(tempfile.gettempdir()).glob("rnngradebook-*-*"):
-        try:
-            pid = int(folder.name.split("-")[1])
-            if folder.stat().st_uid != os.getuid() or pid == os.getpid():
-                continue
-            os.kill(pid, 0)                           # still running: keep it
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except (ValueError, OSError):
-            continue
+    import leftovers
+    for folder in leftovers.of_dead_runs(Path(tempfile.gettempdir()), "rnngradebook-"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def is_postgres(db_url: str) -> bool:

@@ -173,6 +173,19 @@ def _cgroup_mounts() -> list[tuple[str, str, set]]:
     return found
 
 
+def _own_cgroups() -> dict | None:
+    """{controller: this process's cgroup path} (cgroup v1), or None when unreadable."""
+    own = {}
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, ctrls, path = line.split(":", 2)
+            for c in ctrls.split(","):
+                own[c] = path
+    except OSError:
+        return None
+    return own
+
+
 def make_cgroups(name: str, memory_mb: int = MEMORY_MB,
                  max_processes: int = MAX_PROCESSES) -> list[Path]:
     """As root, the cgroup folders of one grading slot, with a memory and a process limit.
@@ -207,13 +220,8 @@ def make_cgroups(name: str, memory_mb: int = MEMORY_MB,
             _write(folder / "memory.swap.max", "0")
             return [folder]
         remove_cgroups([folder])
-    own = {}
-    try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, ctrls, path = line.split(":", 2)
-            for c in ctrls.split(","):
-                own[c] = path
-    except OSError:
+    own = _own_cgroups()
+    if own is None:
         return []
     made = []
     for fstype, point, opts in mounts:
@@ -235,6 +243,26 @@ def make_cgroups(name: str, memory_mb: int = MEMORY_MB,
             else:
                 remove_cgroups([folder])
     return made
+
+
+def remove_stale_cgroups(prefix: str) -> list[Path]:
+    """As root, remove the cgroups ``<prefix><pid>-...`` that :func:`make_cgroups` made for a
+    grading run whose process is gone (killed with SIGKILL: it could not remove them), killing
+    what is left in them; return them."""
+    if os.geteuid() != 0:
+        return []
+    import leftovers
+    own = _own_cgroups() or {}
+    parents = set()
+    for fstype, point, opts in _cgroup_mounts():
+        if fstype == "cgroup2":
+            parents.add(Path(point))
+        for ctrl in ("memory", "pids"):
+            if fstype == "cgroup" and ctrl in opts and ctrl in own:
+                parents.add(Path(point) / own[ctrl].lstrip("/"))
+    stale = [f for parent in parents for f in leftovers.of_dead_runs(parent, prefix)]
+    remove_cgroups(stale)
+    return stale
 
 
 def kill_cgroups(folders: list[Path]) -> None:
