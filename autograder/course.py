@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import no_iri_format  # noqa: E402  (before nbformat: 1 CPU second less per process)
 import sandbox  # noqa: E402  (autograder/sandbox.py)
 import answer_policy  # noqa: E402  (autograder/answer_policy.py: torch in NumPy exercises)
 import gradebook_db  # noqa: E402  (autograder/gradebook_db.py: the gradebook's URL, graders' locks)
@@ -110,7 +111,7 @@ def _worker_preexec():
 def nbgrader(*args: str, timeout: float | None = None,
              env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``nbgrader <args>`` from the autograder folder, capturing its log."""
-    cmd = [sys.executable, "-m", "nbgrader", *args]
+    cmd = [sys.executable, "-c", no_iri_format.RUN_NBGRADER, *args]        # python -m nbgrader
     return subprocess.run(cmd, cwd=AUTOGRADER, env={**_env(), **(env or {})},
                           capture_output=True, text=True, timeout=timeout)
 

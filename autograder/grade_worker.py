@@ -53,6 +53,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import no_iri_format  # noqa: E402,F401  (before nbformat: 1 CPU second less per worker)
 import isolated_execute  # noqa: E402
 import sandbox  # noqa: E402
 
