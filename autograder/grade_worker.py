@@ -15,7 +15,7 @@ worker keeps no state between submissions but the imports. If a submission kills
 (or runs past its time), ``course.py`` records it and starts a new worker.
 
 **Warm kernels.** A kernel's start is mostly its imports of torch, NumPy and matplotlib (about
-2.5 CPU-seconds, :data:`sandbox.WARM_MODULES`). While one submission is graded, the worker
+3.6 CPU-seconds with torch._dynamo and ipykernel, :data:`sandbox.WARM_MODULES`). While one submission is graded, the worker
 starts the sandboxed kernel of the next one (:class:`Kernel`), which does those imports in its
 own fresh sandbox; the next submission claims it ready (``warm_next``: course.py says whether a
 submission is left to send). A kernel serves exactly one submission

@@ -65,13 +65,16 @@ own with no files, so the process limit of one submission never starves another'
 
 MAX_PROCESSES = int(os.environ.get("RNNCOURSE_MAX_PROCESSES", "256"))
 
-WARM_MODULES = ("numpy", "torch", "torch.nn.functional", "torch.nn.utils.rnn", "matplotlib.pyplot",
+WARM_MODULES = ("numpy", "torch", "torch.nn.functional", "torch.nn.utils.rnn",
+                "torch._dynamo",      # imported by the first optimizer step (about 1.2 CPU-s)
+                "matplotlib.pyplot",
                 "rnnkit", "rnnkit.checks", "rnnkit.models", "rnnkit.plotting", "rnnkit.series",
                 "rnnkit.tasks", "rnnkit.torch_bridge", "rnnkit.training",
                 "rnnkit.testing.kernel_side")
-"""Modules every kernel imports before it serves (about 2.5 CPU-seconds, most of a kernel's
-start): only into ``sys.modules``, no name of the notebook's namespace is bound. The lessons'
-own imports then find them loaded."""
+"""Modules every kernel imports before it serves (about 3.6 CPU-seconds with ipykernel's own,
+most of a kernel's start): only into ``sys.modules``, no name of the notebook's namespace is
+bound. The lessons' own imports then find them loaded (torch._dynamo: the first optimizer
+step of every lesson imports it)."""
 
 WARM_START = "\n".join([
     "import os, sys",
