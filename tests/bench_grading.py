@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lessons import run as run_notebook  # noqa: E402
+from bench_lessons import children_cpu, run as run_notebook  # noqa: E402
 from conftest import REPO, gradebook_rows, lesson_ids, make_course_copy, run_course, submit  # noqa: E402
 
 LINE = re.compile(r"^\s+(\S+)/(\S+): graded in ([0-9.]+) s", re.M)
@@ -96,7 +96,6 @@ def busy_cpu_seconds() -> float:
 def import_cpu_seconds() -> float:
     """CPU seconds of a kernel's imports (sandbox.WARM_MODULES, then ipykernel's), in a fresh
     process, one thread as graded; the median of 3."""
-    import resource
     sys.path.insert(0, str(REPO / "autograder"))
     import sandbox
     program = (f"import os; os.environ.setdefault('MPLBACKEND', "
@@ -106,10 +105,9 @@ def import_cpu_seconds() -> float:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     times = []
     for _ in range(3):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before = children_cpu()
         subprocess.run([sys.executable, "-c", program], env=env, check=True, cwd=tempfile.gettempdir())
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        times.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        times.append(children_cpu() - before)
     return statistics.median(times)
 
 

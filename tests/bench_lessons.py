@@ -48,18 +48,18 @@ def run(path: Path, grading: bool) -> tuple[float, list[str], float]:
         client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                                 shutdown_kernel="immediate",
                                 resources={"metadata": {"path": tmp}})
-        cpu_before = _children_cpu()
+        cpu_before = children_cpu()
         start = time.perf_counter()
         client.execute(env=env)                   # the kernel is shut down and reaped after it
         took = time.perf_counter() - start
-        cpu = _children_cpu() - cpu_before
+        cpu = children_cpu() - cpu_before
     errors = [f"cell {i}: {o.get('ename')}: {o.get('evalue')}"
               for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     return took, errors, cpu
 
 
-def _children_cpu() -> float:
+def children_cpu() -> float:
     """User + system CPU seconds of this process's exited and reaped children (the kernels)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
