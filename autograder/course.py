@@ -333,6 +333,8 @@ class Worker:
 
 _WORKERS: "queue.Queue[Worker] | None" = None
 _UNSENT = {"count": 0, "lock": threading.Lock()}
+_KERNELS: dict[str, int] = {}
+"""How this run's kernels started: "forked" (a slot's fork server), "own sandbox", "unsandboxed"."""
 """Submissions of this run not yet sent to a worker: while any is left, a worker starts the next
 kernel while it grades (grade_worker.py); the last ones start none that nobody would use."""
 
@@ -387,6 +389,9 @@ def grade_one(student: str, lesson: str, threads: int | None = None,
         else:
             _WORKERS.put(worker)
     took = time.monotonic() - start
+    if reply is not None and reply.get("kernel"):
+        with _UNSENT["lock"]:
+            _KERNELS[reply["kernel"]] = _KERNELS.get(reply["kernel"], 0) + 1
     if reply is None or (not reply.get("success") and _holds_hidden(_graded(student, lesson))):
         # nbgrader did not finish: what it saved may hold the restored hidden tests and no
         # grade. Remove it and record 0 everywhere, flagged, until the submission is regraded.
@@ -495,6 +500,7 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1,
     global _WORKERS
     _WORKERS = queue.Queue()
     _UNSENT["count"] = len(todo)
+    _KERNELS.clear()
     # As root, each slot's sandboxes run in cgroups of their own (memory and process limits for
     # the whole submission); elsewhere only the per-process limits and tmpfs sizes hold.
     workers = [Worker(k, [sandbox.make_cgroups(f"rnngrade-{os.getpid()}-{k}-{turn}")
@@ -516,6 +522,9 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1,
             w.close()
             sandbox.remove_cgroups(w.cgroups)
     print()
+    if _KERNELS.get("forked") or _KERNELS.get("own sandbox"):
+        print(f"kernels: {_KERNELS.get('forked', 0)} forked by the slots' fork servers, "
+              f"{_KERNELS.get('own sandbox', 0)} started in sandboxes of their own")
     report(set(todo) if shard else None)
     if failed:
         print(f"\n{failed} submission(s) did not run cleanly: see the lines marked '!'.")

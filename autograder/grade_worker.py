@@ -6,37 +6,31 @@ the worker answers each with a JSON line on stdout:
     -> {"student": "alice", "lesson": "01_rnn", "slot": 0, "sandboxed": true, "env": {...},
         "scratch_root": "/tmp/rnngrade-x", "cgroups": [[...], [...]], "notebook_timeout": 900,
         "warm_next": true}
-    <- {"success": true, "log": "...", "took": 12.3}
+    <- {"success": true, "log": "...", "kernel": "forked", "took": 12.3}
 
 Importing nbgrader, nbconvert and the gradebook's schema check is paid once per worker instead
 of once per submission. Each submission still gets its own kernel, sandbox, scratch folder
 (in ``scratch_root``, which course.py made and deletes), uid, cgroup and grader session; the
-worker keeps no state between submissions but the imports. If a submission kills the worker
-(or runs past its time), ``course.py`` records it and starts a new worker.
+worker keeps no state between submissions but the imports and, as root, its slot's fork
+server. If a submission kills the worker (or runs past its time), ``course.py`` records it
+and starts a new worker.
 
 **Warm kernels.** A kernel's start is mostly its imports of torch, NumPy and matplotlib (about
-3.6 CPU-seconds with torch._dynamo and ipykernel, :data:`sandbox.WARM_MODULES`). While one submission is graded, the worker
-starts the sandboxed kernel of the next one (:class:`Kernel`), which does those imports in its
-own fresh sandbox; the next submission claims it ready (``warm_next``: course.py says whether a
-submission is left to send). A kernel serves exactly one submission
-and is killed with its sandbox after it; the two kernels alive at once have their own scratch
-folders, mount, PID, IPC and network namespaces, uids (as root) and cgroups, so the graded
-submission can neither see nor reach the next one's kernel.
+3.4 CPU-seconds with torch._dynamo and ipykernel, :data:`sandbox.WARM_MODULES`). As root, each
+worker starts its slot's fork server (``fork_server.py`` on this side, ``zygote.py`` inside its
+sandbox) once: it imports them and forks one kernel per submission in a few milliseconds, each
+with its own mount, PID, IPC and network namespaces, fresh tmpfs mounts for its working folder,
+/tmp and /dev/shm, its own uid without capabilities, its limits and the submission's cgroups
+(``zygote.py`` says how, and why a fork can be trusted: the server never runs a submission's
+code and forks while it has a single thread). Elsewhere (not root, ``RNNCOURSE_FORK_SERVER=off``,
+or a server that cannot start) each kernel starts in a bwrap sandbox of its own (:class:`Kernel`),
+which does those imports itself.
 
-Why not a fork server (a zygote that imports once and forks a kernel per submission)? Each child
-would need what bwrap gives a new process today: new PID and mount namespaces, fresh tmpfs mounts
-for its working folder, /tmp and /dev/shm, its own uid and no capabilities, its own cgroup. A
-zygote inside one bwrap sandbox shares that sandbox's namespaces and tmpfs mounts with all its
-children, so one submission's files and processes would be there for the next; to give each child
-its own, the zygote would have to keep the privileges to unshare, mount, change uid and move
-processes between cgroups (it could not run as the unprivileged uid with no capabilities that
-the kernel has now), and reimplement bwrap's setup in a process that has loaded torch. It would
-also fork after threads: NumPy's OpenBLAS and torch start thread pools at import or first use,
-and a fork copies only the calling thread, leaving any lock another thread held locked forever
-in the child (torch and OpenBLAS guard some of theirs with atfork handlers, OpenMP does not). And
-every child would share the zygote's memory image, so any state a zygote carries (a seeded
-generator, a cache) would be the same in every submission. Starting the next kernel early keeps
-bwrap doing every bit of isolation and costs the same CPU; on an idle core its start is hidden.
+Either way, while one submission is graded, the worker starts the next one's kernel (its own
+namespaces, scratch folder, uid and cgroup: ``warm_next``, course.py says whether a submission
+is left to send); the next submission claims it ready. A kernel serves exactly one submission
+and is killed with its namespaces after it, so the graded submission can neither see nor reach
+the next one's kernel. The reply says how the kernel started (``"kernel"``).
 """
 
 from __future__ import annotations
@@ -54,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import no_iri_format  # noqa: E402,F401  (before nbformat: 1 CPU second less per worker)
+import fork_server  # noqa: E402
 import isolated_execute  # noqa: E402
 import sandbox  # noqa: E402
 
@@ -89,13 +84,7 @@ class Kernel:
 
     def close(self) -> None:
         """Kill the kernel and its sandbox, empty its cgroups, delete its scratch folder."""
-        from jupyter_core.utils import run_sync
-        try:
-            if self.km.has_kernel:
-                run_sync(self.km.shutdown_kernel)(now=True)
-        except Exception:
-            pass
-        sandbox.kill_cgroups(self.cgroups)
+        fork_server.kill_kernel(self.km, self.cgroups)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -121,6 +110,30 @@ def main() -> int:
     isolated_execute.shared_grader(int(base.IsolatedExecute.get("grader_memory_mb", 4096)))
     waiting = None                               # the kernel started for the next submission
     turn = 0
+    forking = fork_server.wanted()[0]
+    zygote, zygote_key = None, ""
+
+    def start_kernel(req: dict, env: dict, turn: int):
+        """A kernel for a submission: forked by the slot's fork server where it can run, else
+        started in a sandbox of its own."""
+        nonlocal zygote, zygote_key, forking
+        slot, sets = int(req.get("slot", 0)), req.get("cgroups", [])
+        if forking:
+            key = json.dumps([env, slot, sets, req["scratch_root"]], sort_keys=True)
+            if zygote is not None and (key != zygote_key or not zygote.alive()):
+                zygote.close()
+                zygote = None
+            try:
+                if zygote is None:
+                    zygote = fork_server.Zygote(root, req["scratch_root"], slot, sets, env)
+                    zygote_key = key
+                return fork_server.ForkedKernel(zygote, turn)
+            except Exception as err:
+                forking = False
+                print(f"grade_worker: no fork server ({err}); each kernel starts on its own",
+                      file=sys.stderr)
+        return Kernel(root, req["scratch_root"], slot, turn, sets, env)
+
     for line in sys.stdin:
         try:
             req = json.loads(line)
@@ -138,21 +151,20 @@ def main() -> int:
             if req.get("notebook_timeout"):          # always shorter than this worker's limit
                 cfg.IsolatedExecute.notebook_timeout = int(req["notebook_timeout"])
             if req.get("sandboxed"):
-                slot, sets = int(req.get("slot", 0)), req.get("cgroups", [])
                 env = kernel_env(saved_env, req)
                 kernel, waiting = waiting, None
                 if kernel is not None and (kernel.env != env or not kernel.alive()):
                     kernel.close()
                     kernel = None
                 if kernel is None:                   # the first submission, or a changed setting
-                    kernel = Kernel(root, req["scratch_root"], slot, turn, sets, env)
+                    kernel = start_kernel(req, env, turn)
                     turn += 1
                 if req.get("warm_next", True):
                     # The next submission's kernel starts now, in a sandbox of its own. If it
                     # cannot, the next submission starts one itself (and reports why not).
                     turn += 1
                     try:
-                        waiting = Kernel(root, req["scratch_root"], slot, turn - 1, sets, env)
+                        waiting = start_kernel(req, env, turn - 1)
                     except Exception:
                         waiting = None
                 sandbox.add_lesson_data(root, req["lesson"], kernel.scratch, kernel.uid)
@@ -163,7 +175,9 @@ def main() -> int:
             api.log.setLevel("WARN")
             result = api.autograde(req["lesson"], req["student"], force=True, create=True)
             reply = {"success": bool(result.get("success")),
-                     "log": (result.get("log") or "") + (result.get("error") or "")}
+                     "log": (result.get("log") or "") + (result.get("error") or ""),
+                     "kernel": ("forked" if isinstance(kernel, fork_server.ForkedKernel)
+                                else "own sandbox" if kernel is not None else "unsandboxed")}
         except BaseException as err:            # report, never die silently
             import traceback
             reply = {"success": False, "log": f"[ERROR] {err}\n{traceback.format_exc()}"}
@@ -176,6 +190,8 @@ def main() -> int:
         proto.flush()
     if waiting is not None:
         waiting.close()
+    if zygote is not None:
+        zygote.close()
     return 0
 
 

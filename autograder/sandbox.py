@@ -29,7 +29,9 @@ rnnkit) before it answers its first request, and does not depend on the lesson: 
 files reach its working folder when a submission claims it (:func:`claim_code`). So a grading
 worker can start the next submission's sandboxed kernel while it grades the current one
 (``grade_worker.py``); each kernel, sandbox, scratch folder, uid and cgroup still serves exactly
-one submission.
+one submission. As root, a slot's kernels are forked by its fork server (:func:`zygote_argv`,
+``zygote.py``), which runs in a sandbox of this layout and gives each kernel its own namespaces,
+tmpfs mounts, uid and limits as above, with the imports already done.
 
 Cell and notebook time limits are nbgrader's and ``IsolatedExecute``'s. Where bubblewrap cannot
 run, :func:`available` says why and grading goes on without isolation, loudly.
@@ -297,18 +299,12 @@ def remove_cgroups(folders: list[Path]) -> None:
 
 # -- the kernel ------------------------------------------------------------------------------
 
-def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
-                cgroups: list[Path] = ()) -> list[str]:
-    """The kernel command: ipykernel inside bwrap, with ``{connection_file}`` for Jupyter.
-
-    The sandbox has its own PID, IPC and UTS namespaces and no network; when its first process
-    ends, the kernel ends every process left in the namespace (a double fork does not survive
-    its submission). As root, the kernel runs as an unprivileged uid with no capabilities, so it
-    can neither remount, nor trace, nor escape the process limit, and the whole sandbox runs in
-    the slot's ``cgroups``.
-    """
+def _layout(root: Path, scratch: Path, binds: list[tuple[str, str]] = ()) -> list[str]:
+    """bwrap and its options up to the command: the allow-list file system, the sized tmpfs
+    mounts, the scratch folder at ``scratch`` (its sockets' folder and data folder bound in from
+    the host, then ``binds``: (host path, sandbox path), read-write), the namespaces and the
+    environment. See the module doc."""
     root = root.resolve()
-    as_root = os.geteuid() == 0
     size = str(DISK_MB * 1024 * 1024)
     argv = [shutil.which("bwrap")]
     bound: list[Path] = []                    # folders visible in the sandbox, read-only
@@ -359,13 +355,13 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
         argv += ["--perms", "0700", "--dir", str(scratch / sub)]
     argv += ["--ro-bind", str(scratch / "data"), str(scratch / "data"),
              "--bind", str(scratch / "ipc"), str(scratch / "ipc")]
+    for host, inside in binds:
+        argv += ["--bind", host, inside]
     if hide:
         argv += ["--remount-ro", str(root)]
     argv += ["--remount-ro", "/",
              "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
              "--die-with-parent", "--new-session", "--chdir", str(scratch / "work")]
-    if not as_root:
-        argv += ["--unshare-user", "--cap-drop", "ALL"]
     # In its own PID namespace the kernel's parent is the namespace's init (pid 1): ipykernel
     # would take that for a dead parent and quit. bwrap's --die-with-parent does that job.
     argv += ["--unsetenv", "JPY_PARENT_PID"]
@@ -374,6 +370,24 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
     for var, sub in (("HOME", "home"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl"),
                      ("TMPDIR", "tmp"), ("TORCHINDUCTOR_CACHE_DIR", "tmp/torchinductor")):
         argv += ["--setenv", var, str(scratch / sub)]
+    return argv
+
+
+def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
+                cgroups: list[Path] = ()) -> list[str]:
+    """The kernel command: ipykernel inside bwrap, with ``{connection_file}`` for Jupyter.
+
+    The sandbox has its own PID, IPC and UTS namespaces and no network; when its first process
+    ends, the kernel ends every process left in the namespace (a double fork does not survive
+    its submission). As root, the kernel runs as an unprivileged uid with no capabilities, so it
+    can neither remount, nor trace, nor escape the process limit, and the whole sandbox runs in
+    the slot's ``cgroups``.
+    """
+    scratch = Path(scratch)
+    as_root = os.geteuid() == 0
+    argv = _layout(root, scratch)
+    if not as_root:
+        argv += ["--unshare-user", "--cap-drop", "ALL"]
     conn = scratch / "ipc" / "connection.json"
     inner = []
     # Before the kernel starts: its own copy of the connection file (0600); as root it and the
@@ -403,6 +417,32 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
                            for c in cgroups)
         argv = ["/bin/sh", "-c", join + ' && exec "$@"', "sh", *argv]
     return argv
+
+
+def zygote_argv(root: Path, scratch: Path, cgroup_sets: list[list[Path]] = ()
+                ) -> tuple[list[str], list[list[str]]]:
+    """As root, the command of a slot's fork server (``zygote.py``): bwrap as for a kernel,
+    with ``scratch`` (prepared by :func:`prepare`) for its scratch folder, the server left as
+    root with the capabilities it needs to make each kernel's namespaces, mounts and uid, and
+    each of ``cgroup_sets`` (one set per turn) bound in for its kernels to join.
+
+    Returns the command and, for each set, where its folders lie inside the sandbox.
+    """
+    scratch = Path(scratch)
+    binds, inside = [], []
+    for turn, folders in enumerate(cgroup_sets):
+        inside.append([])
+        for i, folder in enumerate(folders):
+            path = str(scratch / "cgroups" / f"{turn}-{i}")
+            binds.append((str(folder), path))
+            inside[-1].append(path)
+    cfg = {"modules": list(WARM_MODULES), "scratch": str(scratch),
+           "sockets": str(scratch / "ipc"), "size": DISK_MB * 1024 * 1024,
+           "memory": MEMORY_MB * 1024 * 1024, "nproc": MAX_PROCESSES,
+           "fsize": FILE_MB * 1024 * 1024}
+    source = (Path(__file__).resolve().parent / "zygote.py").read_text()
+    argv = _layout(root, scratch, binds) + [sys.executable, "-c", source, json.dumps(cfg)]
+    return argv, inside
 
 
 def prepare(root: Path, scratch: Path, uid: int = FIRST_UID,

@@ -2,6 +2,8 @@
 
 A grading worker starts the next submission's sandboxed kernel while it grades the current one
 (``grade_worker.py``): the two kernels are alive at once, one after the other in the same slot.
+As root both are forked by the slot's fork server (``zygote.py``) from one image; the test runs
+that way and with ``RNNCOURSE_FORK_SERVER=off`` (each kernel in a bwrap sandbox of its own).
 This test grades, through ``course.py grade`` with one job, a tiny probe lesson (one answer
 cell, one test cell run by the grader outside the kernel) for two students in a row:
 
@@ -16,11 +18,12 @@ cell, one test cell run by the grader outside the kernel) for two students in a 
   it found.
 
 The lesson's test cell asserts ``leaks() == []`` in the grader: both score 1/1 only if the
-leaver's traces existed and the looker found none. About 15 s on 2 quiet cores (one worker, a
-lesson of two cells, two submissions).
+leaver's traces existed and the looker found none. About 15 s each way on 2 quiet cores (one worker,
+a lesson of two cells, two submissions).
 """
 
 import json
+import os
 import sys
 
 import pytest
@@ -152,7 +155,8 @@ def probe_lesson(answer: str) -> dict:
 
 
 @pytest.mark.skipif(not sandbox.available()[0], reason="the kernels' isolation is bubblewrap's")
-def test_the_next_submission_in_a_slot_finds_nothing_of_the_previous_one(tmp_path):
+@pytest.mark.parametrize("fork_server", ["auto", "off"])
+def test_the_next_submission_in_a_slot_finds_nothing_of_the_previous_one(tmp_path, fork_server):
     root = make_course_copy(tmp_path / "course")
     folder = root / "solutions" / LESSON
     folder.mkdir()
@@ -163,7 +167,11 @@ def test_the_next_submission_in_a_slot_finds_nothing_of_the_previous_one(tmp_pat
         path = tmp_path / f"{student}.ipynb"
         path.write_text(json.dumps(probe_lesson(code)))
         submit(root, student, LESSON, path)
-    proc = run_course(root, "grade", "--lesson", LESSON, "--jobs", "1", timeout=600)
+    proc = run_course(root, "grade", "--lesson", LESSON, "--jobs", "1", timeout=600,
+                      env_extra={"RNNCOURSE_FORK_SERVER": fork_server})
+    forked = 2 if fork_server == "auto" and os.geteuid() == 0 else 0
+    assert f"kernels: {forked} forked by the slots' fork servers, {2 - forked} started" in (
+        proc.stdout), proc.stdout
     rows = gradebook_rows(root)
 
     def said(student):
