@@ -14,8 +14,8 @@ fresh temporary copy of the course: with JOBS=1, then with JOBS=2.
   cells and tests run in the kernel), the median of two runs; read from ``bench_lessons.py``'s
   JSON (``--floors``, measured earlier in the same ``make bench``) or measured here.
 * **Overhead** = per submission - floor; budget 2 s (COURSE.md). Since each worker starts the
-  next submission's kernel while it grades the current one (grade_worker.py), a submission's
-  time can be below its floor, which counts a kernel's start.
+  next submission's kernel while it grades the current one (grade_worker.py), and a forked
+  kernel skips the imports, a submission's time can be below its floor, which counts them.
 * **Class**: the wall time of each grading run, per submission (wall / 6 N); **speed-up** =
   JOBS=1's wall / JOBS=2's wall (at most 2 on 2 cores); **300 students x 6 lessons** estimated
   as 1800 x (wall / 6 N) at each JOBS (the class has the same mix of lessons; the fixed cost of
@@ -27,12 +27,12 @@ fresh temporary copy of the course: with JOBS=1, then with JOBS=2.
   (``/proc/stat``: on a quiet machine, the grading's), divided by the submissions.
 * **Floor bound**: the class's least possible time on this machine, 1800 x (the mean over the
   lessons of a solution kernel's own CPU seconds in grading mode, ``bench_lessons.py``) / CPUs:
-  every core busy with nothing but the notebooks' own imports, cells and tests. No grader
-  setting can beat it; only a cheaper notebook (or a kernel that skips its imports) can. The
-  same bound is also given with a free kernel start: less a kernel's imports
-  (``sandbox.WARM_MODULES`` and ipykernel, timed in a process of their own, the median of 3;
-  more than they cost inside a notebook, so that figure errs low), what even a fork server that
-  imported once for the whole class would leave.
+  every core busy with nothing but the notebooks' own imports, cells and tests: the bound when
+  every kernel does its own imports (``RNNCOURSE_FORK_SERVER=off``, or not root). With kernels
+  forked by a fork server (``zygote.py``: as root, the default), the bound is the same less a
+  kernel's imports (``sandbox.WARM_MODULES`` and ipykernel, timed in a process of their own,
+  the median of 3; more than they cost inside a notebook, so that bound errs low). How many of
+  the runs' kernels were forked is reported (``course.py grade``'s "kernels:" line).
 * **Load**: the machine's 1-minute load average, sampled every 2 s during each run (mean and
   maximum): on a machine shared with other work the figures are slower by about that factor.
 * The two runs' gradebooks must be equal (the exit status says so).
@@ -54,6 +54,7 @@ from bench_lessons import children_cpu, run as run_notebook  # noqa: E402
 from conftest import REPO, gradebook_rows, lesson_ids, make_course_copy, run_course, submit  # noqa: E402
 
 LINE = re.compile(r"^\s+(\S+)/(\S+): graded in ([0-9.]+) s", re.M)
+KERNELS = re.compile(r"^kernels: (\d+) forked by the slots' fork servers, (\d+) started", re.M)
 BUDGET_S = 2.0
 CLASS_SIZE = 300
 HOUR_S = 3600.0
@@ -135,10 +136,12 @@ def grade_class(root: Path, lessons: list[str], n: int, jobs: int) -> dict:
         wall, cpu = time.perf_counter() - start, busy_cpu_seconds() - cpu0
     text = "".join(out)
     took = {(s, l): float(t) for s, l, t in LINE.findall(text)}
+    forked = KERNELS.search(text)
     if proc.returncode or len(took) != n * len(lessons):
         raise SystemExit(f"course.py grade exited {proc.returncode}; expected {n * len(lessons)} "
                          f"'graded in' lines, found {len(took)}:\n{text}")
-    return {"wall": wall, "cpu": cpu, "took": took, "done": done, "load": load.summary()}
+    return {"wall": wall, "cpu": cpu, "took": took, "done": done, "load": load.summary(),
+            "forked": int(forked.group(1)) if forked else 0}
 
 
 def main(argv):
@@ -185,10 +188,12 @@ def main(argv):
                           "first_done_s": done[0], "steady_per_submission_s": steady,
                           "steady_estimate_300x6_s": CLASS_SIZE * len(lessons) * steady,
                           "cpu_s": run["cpu"], "cpu_per_submission_s": run["cpu"] / count,
+                          "forked_kernels": run["forked"],
                           "load": load, "took": took}
             print(f"JOBS={jobs}: {count} submissions in {wall:.1f} s ({wall / count:.2f} s each, "
                   f"{steady:.2f} s in the steady state; {run['cpu'] / count:.1f} CPU-s each; "
-                  f"load average {load['mean']:.1f}, at most {load['max']:.1f})", flush=True)
+                  f"load average {load['mean']:.1f}, at most {load['max']:.1f}; "
+                  f"{run['forked']} kernels forked)", flush=True)
 
     first = min(runs[1]["took"])                          # ('s00', first lesson)
     rows = []
@@ -241,6 +246,7 @@ def class_table(c: dict) -> list[str]:
     bound = c["floor_bound_300x6_s"] / HOUR_S
     floors = ", ".join(f"{l[:2]} {v:.1f}" for l, v in c["floor_cpu_s"].items())
     mean_floor = c["floor_bound_300x6_s"] * c["cpus"] / total
+    forked = j1.get("forked_kernels", 0) + j2.get("forked_kernels", 0)
     return [
         f"A class of {c['students']} students x {c['lessons']} lessons ({j1['submissions']} "
         f"submissions, lessons mixed) on {c['cpus']} CPUs:", "",
@@ -266,14 +272,15 @@ def class_table(c: dict) -> list[str]:
         f"slower by about that factor.",
         "",
         f"Floor bound: a solution's kernel alone uses {mean_floor:.1f} CPU seconds in grading mode "
-        f"on average (by lesson: {floors}), so {total} submissions take at least "
-        f"**{bound:.2f} h** on {c['cpus']} CPUs with every core busy and the grading itself "
-        f"free. The goal of 1 h is "
-        f"{'above that bound' if bound <= 1 else 'below that bound: out of reach on this machine while every submission starts a kernel of its own'}."
-        + (f" With a free kernel start (less a kernel's imports, {c['import_cpu_s']:.1f} CPU-s "
-           f"timed alone, more than they cost inside a notebook, so this errs low): "
-           f"{c['floor_bound_no_start_300x6_s'] / HOUR_S:.2f} h, what only a kernel that skips "
-           f"its imports (a fork server, grade_worker.py says why not) could approach."
+        f"on average, imports included (by lesson: {floors}), so {total} submissions take at "
+        f"least **{bound:.2f} h** on {c['cpus']} CPUs when every submission's kernel does its own "
+        f"imports (RNNCOURSE_FORK_SERVER=off, or not root), with every core busy and the grading "
+        f"itself free."
+        + (f" With kernels forked from an image that did the imports once (the fork server; "
+           f"{forked} of the {j1['submissions'] + j2['submissions']} kernels of these runs): less "
+           f"a kernel's imports ({c['import_cpu_s']:.1f} CPU-s timed alone, more than they cost "
+           f"inside a notebook, so this bound errs low), **"
+           f"{c['floor_bound_no_start_300x6_s'] / HOUR_S:.2f} h**."
            if "import_cpu_s" in c else ""),
     ]
 

@@ -15,7 +15,8 @@ cell, one test cell run by the grader outside the kernel) for two students in a 
   its full mark shows that every trace was really left (else the second student's clean bill
   would prove nothing);
 * ``b-looker``, graded next in the same slot, looks for all of it; its ``leaks()`` returns what
-  it found.
+  it found, and any power a kernel must not have: root, a capability, the right to gain
+  privileges, a socket outside its own sockets' folder (the fork server's).
 
 The lesson's test cell asserts ``leaks() == []`` in the grader: both score 1/1 only if the
 leaver's traces existed and the looker found none. About 15 s each way on 2 quiet cores (one worker,
@@ -79,7 +80,33 @@ def traces():
         seen.append("os.environ")
     seen += [f"thread {{t.name}}" for t in threading.enumerate() if "{MARK}" in t.name]
     seen += [f"process {{pid}}" for pid in _processes()]
-    return sorted(set(seen))
+    return sorted(set(seen + _powers()))
+
+
+def _powers():
+    """What no kernel may have: root, a capability, the right to gain privileges, a socket
+    outside its own sockets' folder (the fork server's, another kernel's)."""
+    import stat
+    from ipykernel.connect import get_connection_file
+    found = ["root"] if 0 in os.getresuid() else []
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key.startswith("Cap") and int(value, 16):
+                found.append(f"capabilities {{key}}")
+            if key == "NoNewPrivs" and value.strip() != "1":
+                found.append("may gain privileges")
+    own = os.path.dirname(get_connection_file())
+    for top in ("/tmp", "/dev/shm", "/run", os.path.dirname(own), os.path.dirname(os.getcwd())):
+        for root, dirs, files in os.walk(top):
+            for name in files:
+                path = os.path.join(root, name)
+                try:
+                    if stat.S_ISSOCK(os.lstat(path).st_mode) and root != own:
+                        found.append(f"socket {{path}}")
+                except OSError:
+                    pass
+    return found
 '''
 
 LEAVE = FIND + f'''
