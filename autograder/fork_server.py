@@ -6,7 +6,7 @@ A kernel's start is mostly its imports of torch, NumPy and matplotlib (about 3.4
 kernel from that image in a few milliseconds. ``zygote.py`` lists what each kernel gets: its own
 mount, PID, IPC, network and UTS namespaces, fresh tmpfs mounts for its working folder, /tmp and
 /dev/shm, its own uid with no capability, its limits and the submission's cgroups. The server
-runs as root inside a bubblewrap sandbox of the same allow-list as a kernel's; only the grading
+runs inside a bubblewrap sandbox of the same allow-list as a kernel's; only the grading
 worker can reach its socket, and it never runs a submission's code.
 
 Jupyter starts a kernel through its kernel spec: here a small launcher (:data:`LAUNCHER`, about
@@ -14,9 +14,10 @@ Jupyter starts a kernel through its kernel spec: here a small launcher (:data:`L
 long as it does. Killing the launcher (Jupyter's shutdown) kills the kernel and everything in its
 namespace; :meth:`ForkedKernel.close` also empties the submission's cgroups.
 
-Only as root (the server must make namespaces, mounts and uids); elsewhere, or with
-``RNNCOURSE_FORK_SERVER=off``, or when the server cannot start, each kernel starts in a sandbox
-of its own as before (``grade_worker.Kernel``).
+Not as root, the server has the capabilities of its sandbox's user namespace (enough for the
+namespaces and mounts) and each kernel runs as the grader's uid, as a kernel in a sandbox of its
+own does. With ``RNNCOURSE_FORK_SERVER=off``, or when the server cannot start, each kernel starts
+in a sandbox of its own as before (``grade_worker.Kernel``).
 """
 
 from __future__ import annotations
@@ -54,8 +55,6 @@ def wanted() -> tuple[bool, str]:
     """Whether kernels should come from a fork server here, and if not, why."""
     if os.environ.get("RNNCOURSE_FORK_SERVER", "auto") == "off":
         return False, "RNNCOURSE_FORK_SERVER=off"
-    if os.geteuid() != 0:
-        return False, "not root: the fork server needs root to give each kernel its own uid"
     return True, "fork server"
 
 
@@ -101,7 +100,7 @@ class ForkedKernel:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
         self.env = zygote.env
-        self.uid = sandbox.kernel_uid(zygote.slot, turn)
+        self.uid = sandbox.kernel_uid(zygote.slot, turn) if os.geteuid() == 0 else os.getuid()
         sets = zygote.cgroup_sets
         self.cgroups = sets[turn % 2] if sets else []
         inside = zygote.cgroups_inside[turn % 2] if sets else []

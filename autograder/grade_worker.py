@@ -11,20 +11,19 @@ the worker answers each with a JSON line on stdout:
 Importing nbgrader, nbconvert and the gradebook's schema check is paid once per worker instead
 of once per submission. Each submission still gets its own kernel, sandbox, scratch folder
 (in ``scratch_root``, which course.py made and deletes), uid, cgroup and grader session; the
-worker keeps no state between submissions but the imports and, as root, its slot's fork
-server. If a submission kills the worker (or runs past its time), ``course.py`` records it
+worker keeps no state between submissions but the imports and its slot's fork server. If a submission kills the worker (or runs past its time), ``course.py`` records it
 and starts a new worker.
 
 **Warm kernels.** A kernel's start is mostly its imports of torch, NumPy and matplotlib (about
-3.4 CPU-seconds with torch._dynamo and ipykernel, :data:`sandbox.WARM_MODULES`). As root, each
-worker starts its slot's fork server (``fork_server.py`` on this side, ``zygote.py`` inside its
+3.4 CPU-seconds with torch._dynamo and ipykernel, :data:`sandbox.WARM_MODULES`). Each worker
+starts its slot's fork server (``fork_server.py`` on this side, ``zygote.py`` inside its
 sandbox) once: it imports them and forks one kernel per submission in a few milliseconds, each
 with its own mount, PID, IPC and network namespaces, fresh tmpfs mounts for its working folder,
-/tmp and /dev/shm, its own uid without capabilities, its limits and the submission's cgroups
-(``zygote.py`` says how, and why a fork can be trusted: the server never runs a submission's
-code and forks while it has a single thread). Elsewhere (not root, ``RNNCOURSE_FORK_SERVER=off``,
-or a server that cannot start) each kernel starts in a bwrap sandbox of its own (:class:`Kernel`),
-which does those imports itself.
+/tmp and /dev/shm, no capability, its limits, and as root its own uid and the submission's
+cgroups (``zygote.py`` says how, and why a fork can be trusted: the server never runs a
+submission's code and forks while it has a single thread). With ``RNNCOURSE_FORK_SERVER=off``,
+or a server that cannot start, each kernel starts in a bwrap sandbox of its own
+(:class:`Kernel`), which does those imports itself.
 
 Either way, while one submission is graded, the worker starts the next one's kernel (its own
 namespaces, scratch folder, uid and cgroup: ``warm_next``, course.py says whether a submission

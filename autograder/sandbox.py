@@ -29,7 +29,7 @@ rnnkit) before it answers its first request, and does not depend on the lesson: 
 files reach its working folder when a submission claims it (:func:`claim_code`). So a grading
 worker can start the next submission's sandboxed kernel while it grades the current one
 (``grade_worker.py``); each kernel, sandbox, scratch folder, uid and cgroup still serves exactly
-one submission. As root, a slot's kernels are forked by its fork server (:func:`zygote_argv`,
+one submission. A slot's kernels are forked by its fork server (:func:`zygote_argv`,
 ``zygote.py``), which runs in a sandbox of this layout and gives each kernel its own namespaces,
 tmpfs mounts, uid and limits as above, with the imports already done.
 
@@ -421,10 +421,10 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
 
 def zygote_argv(root: Path, scratch: Path, cgroup_sets: list[list[Path]] = ()
                 ) -> tuple[list[str], list[list[str]]]:
-    """As root, the command of a slot's fork server (``zygote.py``): bwrap as for a kernel,
-    with ``scratch`` (prepared by :func:`prepare`) for its scratch folder, the server left as
-    root with the capabilities it needs to make each kernel's namespaces, mounts and uid, and
-    each of ``cgroup_sets`` (one set per turn) bound in for its kernels to join.
+    """The command of a slot's fork server (``zygote.py``): bwrap as for a kernel, with
+    ``scratch`` (its ``ipc`` and ``data`` folders made, 0700) for its scratch folder, the server
+    left with the capabilities it needs to make each kernel's namespaces, mounts and (as root)
+    uid, and each of ``cgroup_sets`` (one set per turn) bound in for its kernels to join.
 
     Returns the command and, for each set, where its folders lie inside the sandbox.
     """
@@ -436,12 +436,16 @@ def zygote_argv(root: Path, scratch: Path, cgroup_sets: list[list[Path]] = ()
             path = str(scratch / "cgroups" / f"{turn}-{i}")
             binds.append((str(folder), path))
             inside[-1].append(path)
-    cfg = {"modules": list(WARM_MODULES), "scratch": str(scratch),
+    as_root = os.geteuid() == 0
+    cfg = {"modules": list(WARM_MODULES), "scratch": str(scratch), "as_root": as_root,
            "sockets": str(scratch / "ipc"), "size": DISK_MB * 1024 * 1024,
-           "memory": MEMORY_MB * 1024 * 1024, "nproc": MAX_PROCESSES,
-           "fsize": FILE_MB * 1024 * 1024}
+           "memory": MEMORY_MB * 1024 * 1024, "fsize": FILE_MB * 1024 * 1024,
+           "nproc": MAX_PROCESSES if as_root else _user_processes(os.getuid()) + MAX_PROCESSES}
     source = (Path(__file__).resolve().parent / "zygote.py").read_text()
-    argv = _layout(root, scratch, binds) + [sys.executable, "-c", source, json.dumps(cfg)]
+    argv = _layout(root, scratch, binds)
+    if not as_root:                   # the server's capabilities, in its user namespace only
+        argv += ["--unshare-user", "--cap-add", "ALL"]
+    argv += [sys.executable, "-c", source, json.dumps(cfg)]
     return argv, inside
 
 

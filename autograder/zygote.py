@@ -1,6 +1,7 @@
-"""The fork server of one grading slot: it runs inside the slot's bubblewrap sandbox, as root
-(``python -c`` with this file's text: the sandbox does not show ``autograder/``), imports the
-course's heavy modules once, and forks one kernel per submission.
+"""The fork server of one grading slot: it runs inside the slot's bubblewrap sandbox (``python
+-c`` with this file's text: the sandbox does not show ``autograder/``) with the capabilities it
+needs to make namespaces and mounts (as root; not as root, those of the sandbox's user
+namespace), imports the course's heavy modules once, and forks one kernel per submission.
 
 Only the host's grading worker can reach it: its socket lies in a 0700 root folder of the host.
 A request (one JSON line) names the kernel's uid, the per-submission folder ``sub`` (made by
@@ -16,8 +17,9 @@ What a kernel gets, before any of its code runs (:func:`_child`, :func:`_kernel`
 * fresh sized tmpfs mounts for its working folder (HOME, IPYTHONDIR, MPLCONFIGDIR, TMPDIR
   under it), ``/tmp`` and ``/dev/shm``, which hide the server's; of the sockets folder only
   ``sub`` is there. Everything else is the sandbox's read-only allow-list;
-* the uid of its submission, no groups, an empty capability bounding set, no new privileges,
-  and the limits on address space, processes and file size;
+* as root, the uid of its submission and no groups (not as root: the grader's uid, as a kernel
+  of its own sandbox has); no capability, an empty bounding set, no new privileges, and the
+  limits on address space, processes and file size;
 * new seeds for Python's, NumPy's and torch's global generators.
 
 The server never runs a submission's code and keeps no state of one: each kernel is a fork of
@@ -37,7 +39,8 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = (
     2, 4, 8, 4096, 8192, 16384, 1 << 18)
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 24, 38, 47
+PR_CAP_AMBIENT_CLEAR_ALL, CAPABILITY_VERSION_3 = 4, 0x20080522
 SUBFOLDERS = ("home", "ipython", "mpl", "tmp", "work")
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -63,11 +66,40 @@ def _prctl(option: int, arg: int) -> None:
     _check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl {option}")
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_privileges(uid: int, as_root: bool) -> None:
+    """Empty the capability bounding set; as root, become ``uid`` with no groups (which clears
+    every capability); clear the ambient, effective, permitted and inheritable sets (not as root,
+    the capabilities of the sandbox's user namespace); forbid gaining any back."""
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    for cap in range(last + 1):
+        _prctl(PR_CAPBSET_DROP, cap)
+    if as_root:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    _check(_libc.prctl(PR_CAP_AMBIENT, ctypes.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL), 0, 0, 0),
+           "prctl ambient")
+    _check(_libc.capset(ctypes.byref(_CapHeader(CAPABILITY_VERSION_3, 0)),
+                        ctypes.byref((_CapData * 2)())), "capset")
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
 def _child(cfg: dict, req: dict, report: int) -> int:
     """The first process of a new kernel (still root): joins the cgroups, makes the namespaces
     and mounts, then forks the kernel (process 1 of the new PID namespace) and waits for it."""
     uid, sub, scratch = int(req["uid"]), req["sub"], cfg["scratch"]
-    if uid < 1000 or os.path.dirname(sub) != cfg["sockets"]:
+    if uid <= 0 or (not cfg["as_root"] and uid != os.getuid()) or (
+            os.path.dirname(sub) != cfg["sockets"]):
         raise ValueError(f"bad request {req!r}")
     for folder in req.get("cgroups", []):
         with open(os.path.join(folder, "cgroup.procs"), "w") as f:
@@ -122,14 +154,7 @@ def _kernel(cfg: dict, uid: int, conn: str, alive: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cfg["memory"],) * 2)
         resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"],) * 2)
         resource.setrlimit(resource.RLIMIT_FSIZE, (cfg["fsize"],) * 2)
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            last = int(f.read())
-        for cap in range(last + 1):
-            _prctl(PR_CAPBSET_DROP, cap)
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+        _drop_privileges(uid, cfg["as_root"])
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)       # cleared by setresuid: set after it
         if select.select([alive], [], [], 0)[0]:       # the first process died before that
             os._exit(1)

@@ -28,8 +28,8 @@ fresh temporary copy of the course: with JOBS=1, then with JOBS=2.
 * **Floor bound**: the class's least possible time on this machine, 1800 x (the mean over the
   lessons of a solution kernel's own CPU seconds in grading mode, ``bench_lessons.py``) / CPUs:
   every core busy with nothing but the notebooks' own imports, cells and tests: the bound when
-  every kernel does its own imports (``RNNCOURSE_FORK_SERVER=off``, or not root). With kernels
-  forked by a fork server (``zygote.py``: as root, the default), the bound is the same less a
+  every kernel does its own imports (``RNNCOURSE_FORK_SERVER=off``). With kernels forked by a
+  fork server (``zygote.py``: the default), the bound is the same less a
   kernel's imports (``sandbox.WARM_MODULES`` and ipykernel, timed in a process of their own,
   the median of 3; more than they cost inside a notebook, so that bound errs low). How many of
   the runs' kernels were forked is reported (``course.py grade``'s "kernels:" line).
@@ -274,7 +274,7 @@ def class_table(c: dict) -> list[str]:
         f"Floor bound: a solution's kernel alone uses {mean_floor:.1f} CPU seconds in grading mode "
         f"on average, imports included (by lesson: {floors}), so {total} submissions take at "
         f"least **{bound:.2f} h** on {c['cpus']} CPUs when every submission's kernel does its own "
-        f"imports (RNNCOURSE_FORK_SERVER=off, or not root), with every core busy and the grading "
+        f"imports (RNNCOURSE_FORK_SERVER=off), with every core busy and the grading "
         f"itself free."
         + (f" With kernels forked from an image that did the imports once (the fork server; "
            f"{forked} of the {j1['submissions'] + j2['submissions']} kernels of these runs): less "
