@@ -239,9 +239,19 @@ def serve(cfg: dict) -> int:
                 continue
             state["buf"] += data
             if state["child"] is None and b"\n" in state["buf"]:
-                req = json.loads(state["buf"].split(b"\n", 1)[0])
-                state["report"], report_w = os.pipe()
-                pid = os.fork()
+                report_w = None
+                try:
+                    req = json.loads(state["buf"].split(b"\n", 1)[0])
+                    state["report"], report_w = os.pipe()
+                    pid = os.fork()
+                except (ValueError, OSError) as err:    # no kernel: the launcher exits 1
+                    print(f"fork server: no kernel: {err}", file=sys.stderr)
+                    _close_report(state)
+                    if report_w is not None:
+                        os.close(report_w)
+                    del clients[sock]
+                    sock.close()
+                    continue
                 if pid == 0:
                     code = 1
                     try:

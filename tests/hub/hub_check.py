@@ -875,7 +875,9 @@ def main(argv=None) -> int:
                 assert a == mx, f"alice (the solution) scored {a}/{mx}"
                 assert b == 0, f"bob (blank) scored {b}"
                 assert 0 < c < mx, f"carol (half, resubmitted) scored {c}/{mx}"
-                return "autograded " + ", ".join(f"{s} {facts['totals'][s][0]:g}/{mx:g}" for s in STUDENTS)
+                kernels = next((ln for ln in out.splitlines() if ln.startswith("kernels:")), "")
+                return ("autograded " + ", ".join(f"{s} {facts['totals'][s][0]:g}/{mx:g}"
+                                                  for s in STUDENTS) + f"; {kernels}")
 
             steps.require("instructor-grade", instructor_grade)
 
