@@ -24,7 +24,9 @@ fresh temporary copy of the course: with JOBS=1, then with JOBS=2.
   finished one submission to the last one done, per submission done in it (the run's start
   left out); goal: one hour on 2 cores.
 * **CPU per submission**: the CPU time all processes of the machine used during the run
-  (``/proc/stat``: on a quiet machine, the grading's), divided by the submissions.
+  (``/proc/stat``: on a quiet machine, the grading's), divided by the submissions; and, as root
+  on a host with the cgroup v1 ``cpuacct`` hierarchy, the CPU time of ``course.py`` and every
+  process it started alone (kernels included), which other work on the machine does not change.
 * **Floor bound**: the class's least possible time on this machine, 1800 x (the mean over the
   lessons of a solution kernel's own CPU seconds in grading mode, ``bench_lessons.py``) / CPUs:
   every core busy with nothing but the notebooks' own imports, cells and tests: the bound when
@@ -112,6 +114,41 @@ def import_cpu_seconds() -> float:
     return statistics.median(times)
 
 
+class GradingCpu:
+    """CPU seconds of ``course.py grade`` and every process it starts, kernels included, and of
+    nothing else: a cgroup v1 ``cpuacct`` group (as root, where the host has that hierarchy:
+    the sandbox moves kernels only in the memory and pids hierarchies). ``None`` elsewhere."""
+
+    def __init__(self):
+        base = Path("/sys/fs/cgroup/cpuacct")
+        self.folder = None
+        if os.geteuid() == 0 and (base / "cpuacct.usage").exists():
+            try:
+                self.folder = base / f"bench-grading-{os.getpid()}"
+                self.folder.mkdir()
+            except OSError:
+                self.folder = None
+
+    def join(self) -> None:
+        """In the child before it runs course.py (``preexec_fn``)."""
+        if self.folder is not None:
+            (self.folder / "cgroup.procs").write_text(str(os.getpid()))
+
+    def seconds(self) -> float | None:
+        if self.folder is None:
+            return None
+        return int((self.folder / "cpuacct.usage").read_text()) / 1e9
+
+    def close(self) -> None:
+        if self.folder is not None:
+            for _ in range(50):
+                try:
+                    self.folder.rmdir()
+                    return
+                except OSError:
+                    time.sleep(0.1)
+
+
 def grade_class(root: Path, lessons: list[str], n: int, jobs: int) -> dict:
     """Release, submit n students x every lesson, grade; return the run's figures: wall seconds,
     CPU seconds, {(student, lesson): seconds}, the seconds from the start at which each
@@ -123,24 +160,29 @@ def grade_class(root: Path, lessons: list[str], n: int, jobs: int) -> dict:
         for lesson in lessons:
             submit(root, f"s{i:02d}", lesson, solution[lesson])
     done, out = [], []
+    tree = GradingCpu()
     with LoadSampler() as load:
         cpu0, start = busy_cpu_seconds(), time.perf_counter()
         proc = subprocess.Popen([sys.executable, str(root / "autograder" / "course.py"), "grade",
                                  "--jobs", str(jobs)], env=dict(os.environ, RNNCOURSE_ROOT=str(root)),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=tree.join)
         for line in proc.stdout:                  # course.py prints each line as it is done
             out.append(line)
             if LINE.match(line):
                 done.append(time.perf_counter() - start)
         proc.wait(timeout=3600)
         wall, cpu = time.perf_counter() - start, busy_cpu_seconds() - cpu0
+    grading_cpu = tree.seconds()
+    tree.close()
     text = "".join(out)
     took = {(s, l): float(t) for s, l, t in LINE.findall(text)}
     forked = KERNELS.search(text)
     if proc.returncode or len(took) != n * len(lessons):
         raise SystemExit(f"course.py grade exited {proc.returncode}; expected {n * len(lessons)} "
                          f"'graded in' lines, found {len(took)}:\n{text}")
-    return {"wall": wall, "cpu": cpu, "took": took, "done": done, "load": load.summary(),
+    return {"wall": wall, "cpu": cpu, "grading_cpu": grading_cpu, "took": took, "done": done,
+            "load": load.summary(),
             "forked": int(forked.group(1)) if forked else 0}
 
 
@@ -188,10 +230,14 @@ def main(argv):
                           "first_done_s": done[0], "steady_per_submission_s": steady,
                           "steady_estimate_300x6_s": CLASS_SIZE * len(lessons) * steady,
                           "cpu_s": run["cpu"], "cpu_per_submission_s": run["cpu"] / count,
+                          "grading_cpu_per_submission_s": (run["grading_cpu"] / count
+                                                           if run["grading_cpu"] else None),
                           "forked_kernels": run["forked"],
                           "load": load, "took": took}
             print(f"JOBS={jobs}: {count} submissions in {wall:.1f} s ({wall / count:.2f} s each, "
-                  f"{steady:.2f} s in the steady state; {run['cpu'] / count:.1f} CPU-s each; "
+                  f"{steady:.2f} s in the steady state; {run['cpu'] / count:.1f} CPU-s each"
+                  + (f" ({run['grading_cpu'] / count:.2f} of them the grading's)"
+                     if run["grading_cpu"] else "") + "; "
                   f"load average {load['mean']:.1f}, at most {load['max']:.1f}; "
                   f"{run['forked']} kernels forked)", flush=True)
 
@@ -258,6 +304,11 @@ def class_table(c: dict) -> list[str]:
         f"{j1['steady_per_submission_s']:.2f} s | {j2['steady_per_submission_s']:.2f} s |",
         f"| CPU seconds per submission (the whole machine) | {j1['cpu_per_submission_s']:.1f} | "
         f"{j2['cpu_per_submission_s']:.1f} |",
+        *([f"| CPU seconds per submission (course.py and every process it started, kernels "
+           f"included) | {j1['grading_cpu_per_submission_s']:.2f} | "
+           f"{j2['grading_cpu_per_submission_s']:.2f} |"]
+          if j1.get("grading_cpu_per_submission_s") and j2.get("grading_cpu_per_submission_s")
+          else []),
         f"| {CLASS_SIZE} students x {c['lessons']} lessons ({total} submissions), from the "
         f"whole run | {hours[0]:.2f} h | {hours[1]:.2f} h |",
         f"| the same, from the steady state | {steady[0]:.2f} h | {steady[1]:.2f} h (goal 1 h: "
