@@ -437,16 +437,28 @@ def zygote_argv(root: Path, scratch: Path, cgroup_sets: list[list[Path]] = ()
             binds.append((str(folder), path))
             inside[-1].append(path)
     as_root = os.geteuid() == 0
+    layout = _layout(root, scratch, binds)
     cfg = {"modules": list(WARM_MODULES), "scratch": str(scratch), "as_root": as_root,
+           "in_tmp": _mounted_in_tmp(layout, scratch),
            "sockets": str(scratch / "ipc"), "size": DISK_MB * 1024 * 1024,
            "memory": MEMORY_MB * 1024 * 1024, "fsize": FILE_MB * 1024 * 1024,
            "nproc": MAX_PROCESSES if as_root else _user_processes(os.getuid()) + MAX_PROCESSES}
     source = (Path(__file__).resolve().parent / "zygote.py").read_text()
-    argv = _layout(root, scratch, binds)
+    argv = layout
     if not as_root:                   # the server's capabilities, in its user namespace only
         argv += ["--unshare-user", "--cap-add", "ALL"]
     argv += [sys.executable, "-c", source, json.dumps(cfg)]
     return argv, inside
+
+
+def _mounted_in_tmp(layout: list[str], scratch: Path) -> list[str]:
+    """The folders that ``layout`` binds inside /tmp (not the scratch folder), outermost only:
+    a kernel's fresh /tmp must keep them."""
+    targets = [Path(layout[i + 2]) for i, arg in enumerate(layout[:-2])
+               if arg in ("--bind", "--ro-bind")]
+    inside = [t for t in targets if t.is_relative_to("/tmp") and t != Path("/tmp")
+              and not t.is_relative_to(scratch)]
+    return [str(t) for t in inside if not any(t != o and t.is_relative_to(o) for o in inside)]
 
 
 def prepare(root: Path, scratch: Path, uid: int = FIRST_UID,

@@ -107,10 +107,21 @@ def _child(cfg: dict, req: dict, report: int) -> int:
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET
                          | CLONE_NEWUTS), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    # Keep the submission's folder aside; a fresh /tmp, then a fresh scratch folder over the
-    # server's (which may lie in /tmp), the submission's folder back at its path in it.
-    _mount(sub, "/dev/shm", None, MS_BIND | MS_REC)
+    os.umask(0o022)
+    # Set aside, on a staging tmpfs, what must outlive the fresh /tmp: the submission's folder
+    # and the sandbox's read-only folders that lie in /tmp (a course or its venv there). Then a
+    # fresh /tmp with those folders back, a fresh scratch folder over the server's (which may lie
+    # in /tmp), the submission's folder back at its path in it, and a fresh /dev/shm.
+    _tmpfs("/dev/shm", "0700", 1 << 20)
+    os.mkdir("/dev/shm/sub")
+    _mount(sub, "/dev/shm/sub", None, MS_BIND | MS_REC)
+    for i, path in enumerate(cfg["in_tmp"]):
+        os.mkdir(f"/dev/shm/{i}")
+        _mount(path, f"/dev/shm/{i}", None, MS_MOVE)
     _tmpfs("/tmp", "1777", cfg["size"])
+    for i, path in enumerate(cfg["in_tmp"]):
+        os.makedirs(path, 0o755, exist_ok=True)
+        _mount(f"/dev/shm/{i}", path, None, MS_MOVE)
     os.makedirs(scratch, 0o755, exist_ok=True)
     _tmpfs(scratch, "0700", cfg["size"])
     os.chown(scratch, uid, uid)
@@ -118,7 +129,7 @@ def _child(cfg: dict, req: dict, report: int) -> int:
         os.mkdir(os.path.join(scratch, name), 0o700)
         os.chown(os.path.join(scratch, name), uid, uid)
     os.makedirs(sub, 0o755)
-    _mount("/dev/shm", sub, None, MS_MOVE)
+    _mount("/dev/shm/sub", sub, None, MS_MOVE)
     _tmpfs("/dev/shm", "1777", cfg["size"])
     conn = os.path.join(sub, "connection.json")
     with open(req["connection_file"], "rb") as f:

@@ -50,9 +50,9 @@ def make_course_copy(dest: Path) -> Path:
 
 
 def run_course(root: Path, *args: str, env_extra: dict | None = None,
-               timeout: float = 3000) -> subprocess.CompletedProcess:
+               timeout: float = 3000, python: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, RNNCOURSE_ROOT=str(root), **(env_extra or {}))
-    proc = subprocess.run([sys.executable, str(root / "autograder" / "course.py"), *args],
+    proc = subprocess.run([python or sys.executable, str(root / "autograder" / "course.py"), *args],
                           env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"course.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc

@@ -3,7 +3,8 @@
 A grading worker starts the next submission's sandboxed kernel while it grades the current one
 (``grade_worker.py``): the two kernels are alive at once, one after the other in the same slot.
 Both are forked by the slot's fork server (``zygote.py``) from one image; the test runs that way
-and with ``RNNCOURSE_FORK_SERVER=off`` (each kernel in a bwrap sandbox of its own).
+and with ``RNNCOURSE_FORK_SERVER=off`` (each kernel in a bwrap sandbox of its own). The forked
+run grades with the course's venv in the course, in /tmp (which each kernel gets fresh).
 This test grades, through ``course.py grade`` with one job, a tiny probe lesson (one answer
 cell, one test cell run by the grader outside the kernel) for two students in a row:
 
@@ -25,6 +26,7 @@ a lesson of two cells, two submissions).
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -193,8 +195,13 @@ def test_the_next_submission_in_a_slot_finds_nothing_of_the_previous_one(tmp_pat
         path = tmp_path / f"{student}.ipynb"
         path.write_text(json.dumps(probe_lesson(code)))
         submit(root, student, LESSON, path)
+    python = None
+    if fork_server == "auto":
+        # The course and its venv in /tmp, which each forked kernel gets fresh: they must stay.
+        (root / ".venv").symlink_to(Path(sys.prefix))
+        python = str(root / ".venv" / "bin" / Path(sys.executable).name)
     proc = run_course(root, "grade", "--lesson", LESSON, "--jobs", "1", timeout=600,
-                      env_extra={"RNNCOURSE_FORK_SERVER": fork_server})
+                      env_extra={"RNNCOURSE_FORK_SERVER": fork_server}, python=python)
     forked = 2 if fork_server == "auto" else 0
     assert f"kernels: {forked} forked by the slots' fork servers, {2 - forked} started" in (
         proc.stdout), proc.stdout
