@@ -22,7 +22,9 @@ command runs the usual IPython kernel inside ``bwrap``:
   ``MemoryError`` or a dead kernel, and a limit on the size of a file it writes; as root, the
   whole sandbox (every process and its tmpfs pages) also sits in the grading slot's cgroup
   with a memory and a process limit (:func:`make_cgroups`);
-* no IPython history: nothing the learner's cells held is written to a ``history.sqlite``.
+* no IPython history: nothing the learner's cells held is written to a ``history.sqlite``;
+* no kernel keyrings (a seccomp filter, ``kernel_seccomp.py``): keys outlive processes, and a
+  slot's kernels take turns at the same uids.
 
 The kernel imports the course's heavy modules (:data:`WARM_MODULES`: NumPy, torch, matplotlib,
 rnnkit) before it answers its first request, and does not depend on the lesson: the lesson's data
@@ -80,6 +82,10 @@ step of every lesson imports it)."""
 
 WARM_START = "\n".join([
     "import os, sys",
+    "_seccomp = {}",
+    "exec(sys.argv.pop(1), _seccomp)",         # kernel_seccomp.py: no kernel keyrings
+    "_seccomp['install']()",
+    "del _seccomp",
     "sys.path[:] = [p for p in sys.path if p not in ('', os.getcwd())]",
     # what ipykernel sets before the notebook's first import of matplotlib (lower priority than
     # the notebook's own %matplotlib or matplotlib.use)
@@ -94,8 +100,14 @@ WARM_START = "\n".join([
     "kernelapp.launch_new_instance()",
 ])
 """``python -c`` program of the kernel: ipykernel_launcher after the imports of WARM_MODULES
-(its first argument). A module that fails to import here is imported again, with its real error,
-by the notebook cell that needs it."""
+(its second argument), after installing the seccomp filter of ``kernel_seccomp.py`` (its source
+text, the first argument). A module that fails to import here is imported again, with its real
+error, by the notebook cell that needs it."""
+
+
+SECCOMP_SOURCE = (Path(__file__).resolve().parent / "kernel_seccomp.py").read_text()
+"""The text of ``kernel_seccomp.py``, which every kernel runs first (the sandbox does not show
+``autograder/``)."""
 
 
 def kernel_uid(slot: int, turn: int) -> int:
@@ -407,7 +419,8 @@ def kernel_argv(root: Path, scratch: Path, uid: int = FIRST_UID,
     if prlimit:
         inner += [prlimit, f"--as={MEMORY_MB * 1024 * 1024}", f"--nproc={nproc}",
                   f"--fsize={FILE_MB * 1024 * 1024}", "--"]
-    inner += [sys.executable, "-c", WARM_START, ",".join(WARM_MODULES), "-f", str(conn),
+    inner += [sys.executable, "-c", WARM_START, SECCOMP_SOURCE, ",".join(WARM_MODULES),
+              "-f", str(conn),
               "--HistoryManager.enabled=False", "--HistoryManager.hist_file=:memory:"]
     script = " && ".join(setup) + ' && shift 2 && exec "$@"'
     argv += ["/bin/sh", "-c", script, "sh", "{connection_file}", str(conn), *inner]
@@ -439,6 +452,7 @@ def zygote_argv(root: Path, scratch: Path, cgroup_sets: list[list[Path]] = ()
     as_root = os.geteuid() == 0
     layout = _layout(root, scratch, binds)
     cfg = {"modules": list(WARM_MODULES), "scratch": str(scratch), "as_root": as_root,
+           "seccomp": SECCOMP_SOURCE,
            "in_tmp": _mounted_in_tmp(layout, scratch),
            "sockets": str(scratch / "ipc"), "size": DISK_MB * 1024 * 1024,
            "memory": MEMORY_MB * 1024 * 1024, "fsize": FILE_MB * 1024 * 1024,

@@ -18,8 +18,9 @@ What a kernel gets, before any of its code runs (:func:`_child`, :func:`_kernel`
   under it), ``/tmp`` and ``/dev/shm``, which hide the server's; of the sockets folder only
   ``sub`` is there. Everything else is the sandbox's read-only allow-list;
 * as root, the uid of its submission and no groups (not as root: the grader's uid, as a kernel
-  of its own sandbox has); no capability, an empty bounding set, no new privileges, and the
-  limits on address space, processes and file size;
+  of its own sandbox has); no capability, an empty bounding set, no new privileges, the
+  limits on address space, processes and file size, and no kernel keyrings
+  (``kernel_seccomp.py``);
 * new seeds for Python's, NumPy's and torch's global generators.
 
 The server never runs a submission's code and keeps no state of one: each kernel is a fork of
@@ -166,6 +167,9 @@ def _kernel(cfg: dict, uid: int, conn: str, alive: int) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"],) * 2)
         resource.setrlimit(resource.RLIMIT_FSIZE, (cfg["fsize"],) * 2)
         _drop_privileges(uid, cfg["as_root"])
+        seccomp: dict = {}
+        exec(compile(cfg["seccomp"], "kernel_seccomp.py", "exec"), seccomp)
+        seccomp["install"]()                           # no kernel keyrings
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)       # cleared by setresuid: set after it
         if select.select([alive], [], [], 0)[0]:       # the first process died before that
             os._exit(1)

@@ -17,7 +17,7 @@ cell, one test cell run by the grader outside the kernel) for two students in a 
   would prove nothing);
 * ``b-looker``, graded next in the same slot, looks for all of it; its ``leaks()`` returns what
   it found, and any power a kernel must not have: root, a capability, the right to gain
-  privileges, a socket outside its own sockets' folder (the fork server's).
+  privileges, a kernel keyring, a socket outside its own sockets' folder (the fork server's).
 
 The lesson's test cell asserts ``leaks() == []`` in the grader: both score 1/1 only if the
 leaver's traces existed and the looker found none. About 15 s each way on 2 quiet cores (one worker,
@@ -85,11 +85,18 @@ def traces():
 
 
 def _powers():
-    """What no kernel may have: root, a capability, the right to gain privileges, a socket
-    outside its own sockets' folder (the fork server's, another kernel's)."""
+    """What no kernel may have: root, a capability, the right to gain privileges, a kernel
+    keyring (keys outlive it), a socket outside its own sockets' folder (the fork server's,
+    another kernel's)."""
     import stat
     from ipykernel.connect import get_connection_file
     found = ["root"] if 0 in os.getresuid() else []
+    import ctypes, platform
+    add_key = {{"x86_64": 248, "aarch64": 217}}.get(platform.machine())
+    if add_key is not None:                        # a key in the uid's keyring outlives us
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syscall(add_key, b"user", b"{MARK}", b"x", 1, -4) >= 0:   # -4: @u
+            found.append("a kernel keyring")
     with open("/proc/self/status") as f:
         for line in f:
             key, _, value = line.partition(":")
