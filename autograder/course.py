@@ -327,6 +327,7 @@ class Worker:
             self.proc = None
         sandbox.kill_cgroups(self.cgroups)          # what its kernels left, if it was lost
         if self.scratch_root is not None:
+            sandbox.unmount_below(self.scratch_root)    # its sockets folders' tmpfs, if lost
             shutil.rmtree(self.scratch_root, ignore_errors=True)
             self.scratch_root = None
 
@@ -345,6 +346,7 @@ def remove_leftovers() -> None:
     import leftovers
     stale = leftovers.of_dead_runs(Path(tempfile.gettempdir()), "rnngrade-")
     for folder in stale:
+        sandbox.unmount_below(folder)             # its kernels' sockets folders (tmpfs)
         shutil.rmtree(folder, ignore_errors=True)
     stale += sandbox.remove_stale_cgroups("rnngrade-")
     if stale:

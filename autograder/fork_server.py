@@ -68,6 +68,9 @@ class Zygote:
         self.scratch = Path(tempfile.mkdtemp(prefix="zygote-", dir=scratch_root))
         for sub in ("ipc", "data"):
             (self.scratch / sub).mkdir(mode=0o700)
+        # As root, the sockets folders are tmpfs mounts (the kernels can write there): this
+        # one for the server's socket, one for each kernel's mounted below it later.
+        sandbox.mount_tmpfs(self.scratch / "ipc", 0, size_mb=1, shared=True)
         argv, self.cgroups_inside = sandbox.zygote_argv(root, self.scratch, self.cgroup_sets)
         self.socket = self.scratch / "ipc" / "zygote.sock"
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -88,6 +91,7 @@ class Zygote:
         self.proc.wait()
         for folders in self.cgroup_sets:
             sandbox.kill_cgroups(folders)
+        sandbox.unmount_below(self.scratch)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -108,6 +112,7 @@ class ForkedKernel:
         # The submission's folder, which the kernel sees at the same path: its sockets and the
         # lesson's data files (sandbox.add_lesson_data, sandbox.claim_code).
         self.scratch = Path(tempfile.mkdtemp(prefix="k", dir=zygote.scratch / "ipc"))
+        sandbox.mount_tmpfs(self.scratch, self.uid)
         (self.scratch / "data").mkdir(mode=0o700)
         for path in (self.scratch, self.scratch / "data"):
             os.chown(path, self.uid, self.uid)
@@ -139,6 +144,7 @@ class ForkedKernel:
     def close(self) -> None:
         """Kill the kernel (and its namespace), empty its cgroups, delete its folders."""
         kill_kernel(self.km, self.cgroups)
+        sandbox.unmount_below(self.scratch)
         for _ in range(50):                        # the kernel's mounts go with its last process
             shutil.rmtree(self.scratch, ignore_errors=True)
             shutil.rmtree(self.host, ignore_errors=True)

@@ -84,6 +84,7 @@ class Kernel:
     def close(self) -> None:
         """Kill the kernel and its sandbox, empty its cgroups, delete its scratch folder."""
         fork_server.kill_kernel(self.km, self.cgroups)
+        sandbox.unmount_below(self.scratch)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 

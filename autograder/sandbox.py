@@ -475,6 +475,38 @@ def _mounted_in_tmp(layout: list[str], scratch: Path) -> list[str]:
     return [str(t) for t in inside if not any(t != o and t.is_relative_to(o) for o in inside)]
 
 
+def mount_tmpfs(path: Path, uid: int, size_mb: int = DISK_MB, shared: bool = False) -> bool:
+    """As root, a tmpfs of ``size_mb`` MiB at ``path`` on the host, 0700 and ``uid``'s: a
+    kernel's sockets folder, which the kernel can write, so that what it writes there stays in
+    memory and within a size (on the host's disk it would not). ``shared``: mounts made under it
+    later reach a sandbox that binds it (the fork server's). False when not root (the folder
+    stays on the disk; each file is still limited)."""
+    if os.geteuid() != 0:
+        return False
+    subprocess.run(["mount", "-t", "tmpfs", "-o",
+                    f"size={size_mb}m,mode=0700,uid={uid},gid={uid},nosuid,nodev", "tmpfs",
+                    str(path)], check=True, capture_output=True)
+    if shared:
+        subprocess.run(["mount", "--make-shared", str(path)], check=True, capture_output=True)
+    return True
+
+
+def unmount_below(folder: Path) -> None:
+    """As root, detach every mount at or below ``folder`` (a sockets folder's tmpfs, or those
+    of a grading run killed before it could), deepest first."""
+    if os.geteuid() != 0:
+        return
+    folder = Path(folder).resolve()
+    try:
+        points = [Path(line.split()[4].encode().decode("unicode_escape"))
+                  for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    except OSError:
+        return
+    for point in sorted((p for p in points if p.is_relative_to(folder)),
+                        key=lambda p: len(p.parts), reverse=True):
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
 def prepare(root: Path, scratch: Path, uid: int = FIRST_UID,
             cgroups: list[Path] = ()) -> tuple[dict, dict]:
     """Fill the empty folder ``scratch`` (made by the caller, who deletes it) with a kernel spec
@@ -482,9 +514,10 @@ def prepare(root: Path, scratch: Path, uid: int = FIRST_UID,
 
     The kernel works in ``<scratch>/work``, inside the sandbox a sized tmpfs: nothing it writes
     there reaches the host's disk or is ever read by nbgrader, which writes the graded notebook
-    elsewhere. On the host the folder is 0700, and its ``ipc`` folder (the kernel's sockets) and
-    ``data`` folder (the lesson's data files, see :func:`add_lesson_data`) belong, as root, to
-    the kernel's uid alone.
+    elsewhere. On the host the folder is 0700, and its ``ipc`` folder (the kernel's sockets; as
+    root a sized tmpfs of its own, :func:`mount_tmpfs`: the caller unmounts it with
+    :func:`unmount_below`) and ``data`` folder (the lesson's data files, see
+    :func:`add_lesson_data`) belong, as root, to the kernel's uid alone.
 
     Returns:
         env: variables for the kernel manager (JUPYTER_PATH, JUPYTER_RUNTIME_DIR).
@@ -505,6 +538,7 @@ def prepare(root: Path, scratch: Path, uid: int = FIRST_UID,
     if os.geteuid() == 0:
         for sub in ("ipc", "data"):
             os.chown(scratch / sub, uid, uid)
+        mount_tmpfs(scratch / "ipc", uid)
     env = {"JUPYTER_PATH": str(scratch / "share" / "jupyter"),
            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime")}
     settings = {"kernel_name": KERNEL_NAME, "kernel_transport": "ipc",
