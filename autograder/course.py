@@ -498,6 +498,10 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1,
         _ensure_students({s for s, _ in todo})
     sandboxed = sandbox_status()
     jobs = max(1, min(jobs, len(todo)))
+    # As root, kernel uids of this run's own (its workers read RNNCOURSE_SANDBOX_UID).
+    first_uid, uid_lock = sandbox.reserve_uids(jobs) if sandboxed else (None, None)
+    if uid_lock is not None:
+        os.environ["RNNCOURSE_SANDBOX_UID"] = str(first_uid)
     threads = KERNEL_THREADS
     global _WORKERS
     _WORKERS = queue.Queue()
@@ -523,6 +527,8 @@ def grade(lesson: str | None = None, student: str | None = None, jobs: int = 1,
         for w in workers:
             w.close()
             sandbox.remove_cgroups(w.cgroups)
+        if uid_lock is not None:
+            uid_lock.close()
     print()
     if _KERNELS.get("forked") or _KERNELS.get("own sandbox"):
         print(f"kernels: {_KERNELS.get('forked', 0)} forked by the slots' fork servers, "

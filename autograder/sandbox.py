@@ -64,8 +64,10 @@ DISK_MB = int(os.environ.get("RNNCOURSE_DISK_MB", "512"))
 """The size of each tmpfs the kernel can write (its scratch folder, /tmp, /dev/shm), in MiB."""
 
 FIRST_UID = int(os.environ.get("RNNCOURSE_SANDBOX_UID", "61000"))
-"""As root, the kernel of grading slot k runs as uid and gid FIRST_UID + k: an account of its
-own with no files, so the process limit of one submission never starves another's."""
+"""As root, the kernel of grading slot k runs as uid and gid FIRST_UID + 2k or the one after
+(``course.py grade`` sets it to the first uid of a block of its own, :func:`reserve_uids`): an
+account of its own with no files, so the process limit of one submission never starves
+another's."""
 
 MAX_PROCESSES = int(os.environ.get("RNNCOURSE_MAX_PROCESSES", "256"))
 
@@ -108,6 +110,34 @@ error, by the notebook cell that needs it."""
 SECCOMP_SOURCE = (Path(__file__).resolve().parent / "kernel_seccomp.py").read_text()
 """The text of ``kernel_seccomp.py``, which every kernel runs first (the sandbox does not show
 ``autograder/``)."""
+
+
+UID_BLOCK = 64
+"""Kernel uids a grading run reserves (:func:`reserve_uids`): two per slot, so at most 32 jobs."""
+
+
+def reserve_uids(jobs: int):
+    """As root, the first kernel uid of a block that no other grading run on this machine holds
+    now, and the open lock file that holds it until it is closed (keep it open for the run):
+    two runs at once must not share uids (a process limit is per uid). ``(FIRST_UID, None)``
+    when not root (kernels run as the grader)."""
+    if os.geteuid() != 0:
+        return FIRST_UID, None
+    if 2 * jobs > UID_BLOCK:
+        raise SystemExit(f"at most {UID_BLOCK // 2} jobs at a time (JOBS={jobs})")
+    import fcntl
+    folder = Path("/run/rnngrade-uids")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != 0 or folder.is_symlink():
+        raise SystemExit(f"{folder} is not root's: remove it")
+    for block in range(256):
+        lock = open(folder / f"{block}.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return FIRST_UID + block * UID_BLOCK, lock
+        except OSError:
+            lock.close()
+    raise SystemExit("256 grading runs hold every block of kernel uids: wait for one to end")
 
 
 def kernel_uid(slot: int, turn: int) -> int:

@@ -1,5 +1,6 @@
 """A grading run killed with SIGKILL leaves its scratch folder (and, as root, its cgroups); the
-next `course.py grade` removes them, and never those of a run still going (autograder/leftovers.py)."""
+next `course.py grade` removes them, and never those of a run still going (autograder/leftovers.py).
+Two runs at once keep out of each other's way: each has kernel uids of its own."""
 
 import os
 import signal
@@ -76,3 +77,21 @@ def test_the_next_grade_removes_what_a_killed_one_left(tmp_path):
     again = run_course(root, "grade", "--student", "nobody")
     assert not any(p.exists() for p in scratch + cgroups), again.stdout
     assert "left by grading runs that were killed" in again.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="kernel uids are reserved only as root")
+def test_two_grading_runs_at_once_get_kernel_uids_of_their_own():
+    """A process limit is per uid: two runs on one machine that shared the slots' uids could
+    starve each other's kernels (found by a hostile-student helper: one run's fork bomb left the
+    other's kernel unable to start). Each run reserves a block of uids for as long as it runs."""
+    import sandbox
+    first, lock = sandbox.reserve_uids(2)
+    second, other = sandbox.reserve_uids(8)            # another run, while the first holds its
+    try:
+        assert abs(first - second) >= sandbox.UID_BLOCK, (first, second)
+        lock.close()                                   # the first run ends: its block is free
+        again, lock = sandbox.reserve_uids(1)
+        assert again <= first, (again, first)          # the lowest free block
+    finally:
+        lock.close()
+        other.close()
