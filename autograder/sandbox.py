@@ -130,14 +130,35 @@ def reserve_uids(jobs: int):
     folder.mkdir(mode=0o700, exist_ok=True)
     if folder.stat().st_uid != 0 or folder.is_symlink():
         raise SystemExit(f"{folder} is not root's: remove it")
+    # A lock per 64 uids counted from uid 0, so that runs with another RNNCOURSE_SANDBOX_UID
+    # cannot overlap either: a block of ours spans one or two of them.
     for block in range(256):
-        lock = open(folder / f"{block}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return FIRST_UID + block * UID_BLOCK, lock
-        except OSError:
+        first = FIRST_UID + block * UID_BLOCK
+        locks = []
+        for aligned in sorted({first // UID_BLOCK, (first + UID_BLOCK - 1) // UID_BLOCK}):
+            lock = open(folder / f"{aligned * UID_BLOCK}.lock", "w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locks.append(lock)
+            except OSError:
+                lock.close()
+                break
+        else:
+            return first, _Locks(locks)
+        for lock in locks:
             lock.close()
     raise SystemExit("256 grading runs hold every block of kernel uids: wait for one to end")
+
+
+class _Locks:
+    """The lock files of :func:`reserve_uids`, released together by :meth:`close`."""
+
+    def __init__(self, files: list):
+        self.files = files
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
 
 
 def kernel_uid(slot: int, turn: int) -> int:

@@ -40,6 +40,7 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = (
     2, 4, 8, 4096, 8192, 16384, 1 << 18)
+MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL, CAPABILITY_VERSION_3 = 4, 0x20080522
 SUBFOLDERS = ("home", "ipython", "mpl", "tmp", "work")
@@ -117,12 +118,16 @@ def _child(cfg: dict, req: dict, report: int) -> int:
     os.mkdir("/dev/shm/sub")
     _mount(sub, "/dev/shm/sub", None, MS_BIND | MS_REC)
     for i, path in enumerate(cfg["in_tmp"]):
-        os.mkdir(f"/dev/shm/{i}")
-        _mount(path, f"/dev/shm/{i}", None, MS_MOVE)
+        os.mkdir(f"/dev/shm/{i}")                      # (a bind: not as root, the sandbox's
+        _mount(path, f"/dev/shm/{i}", None, MS_BIND | MS_REC)    # own mounts cannot move)
+    # Detach (not only cover) the server's scratch folder and /tmp: below them lie the mounts
+    # of the other kernels' sockets folders, which this one must not even hold.
+    for old in (scratch, "/tmp"):
+        _libc.umount2(old.encode(), MNT_DETACH)
     _tmpfs("/tmp", "1777", cfg["size"])
     for i, path in enumerate(cfg["in_tmp"]):
         os.makedirs(path, 0o755, exist_ok=True)
-        _mount(f"/dev/shm/{i}", path, None, MS_MOVE)
+        _mount(f"/dev/shm/{i}", path, None, MS_BIND | MS_REC)
     os.makedirs(scratch, 0o755, exist_ok=True)
     _tmpfs(scratch, "0700", cfg["size"])
     os.chown(scratch, uid, uid)
@@ -131,6 +136,7 @@ def _child(cfg: dict, req: dict, report: int) -> int:
         os.chown(os.path.join(scratch, name), uid, uid)
     os.makedirs(sub, 0o755)
     _mount("/dev/shm/sub", sub, None, MS_MOVE)
+    _libc.umount2(b"/dev/shm", MNT_DETACH)            # the staging tmpfs, with its copies
     _tmpfs("/dev/shm", "1777", cfg["size"])
     conn = os.path.join(sub, "connection.json")
     with open(req["connection_file"], "rb") as f:
