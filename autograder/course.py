@@ -334,10 +334,10 @@ class Worker:
 
 _WORKERS: "queue.Queue[Worker] | None" = None
 _UNSENT = {"count": 0, "lock": threading.Lock()}
-_KERNELS: dict[str, int] = {}
-"""How this run's kernels started: "forked" (a slot's fork server), "own sandbox", "unsandboxed"."""
 """Submissions of this run not yet sent to a worker: while any is left, a worker starts the next
 kernel while it grades (grade_worker.py); the last ones start none that nobody would use."""
+_KERNELS: dict[str, int] = {}
+"""How this run's kernels started: "forked" (a slot's fork server), "own sandbox", "unsandboxed"."""
 
 
 def remove_leftovers() -> None:

@@ -51,11 +51,9 @@ and exits with its status; the server kills the kernel when this process is gone
 READY_SECONDS = 300
 
 
-def wanted() -> tuple[bool, str]:
-    """Whether kernels should come from a fork server here, and if not, why."""
-    if os.environ.get("RNNCOURSE_FORK_SERVER", "auto") == "off":
-        return False, "RNNCOURSE_FORK_SERVER=off"
-    return True, "fork server"
+def wanted() -> bool:
+    """Whether kernels should come from a fork server (not with RNNCOURSE_FORK_SERVER=off)."""
+    return os.environ.get("RNNCOURSE_FORK_SERVER", "auto") != "off"
 
 
 class Zygote:

@@ -11,8 +11,9 @@ the worker answers each with a JSON line on stdout:
 Importing nbgrader, nbconvert and the gradebook's schema check is paid once per worker instead
 of once per submission. Each submission still gets its own kernel, sandbox, scratch folder
 (in ``scratch_root``, which course.py made and deletes), uid, cgroup and grader session; the
-worker keeps no state between submissions but the imports and its slot's fork server. If a submission kills the worker (or runs past its time), ``course.py`` records it
-and starts a new worker.
+worker keeps no state between submissions but the imports and its slot's fork server. If a
+submission kills the worker (or runs past its time), ``course.py`` records it and starts a new
+worker.
 
 **Warm kernels.** A kernel's start is mostly its imports of torch, NumPy and matplotlib (about
 3.4 CPU-seconds with torch._dynamo and ipykernel, :data:`sandbox.WARM_MODULES`). Each worker
@@ -110,7 +111,7 @@ def main() -> int:
     isolated_execute.shared_grader(int(base.IsolatedExecute.get("grader_memory_mb", 4096)))
     waiting = None                               # the kernel started for the next submission
     turn = 0
-    forking = fork_server.wanted()[0]
+    forking = fork_server.wanted()
     zygote, zygote_key = None, ""
 
     def start_kernel(req: dict, env: dict, turn: int):
@@ -160,7 +161,7 @@ def main() -> int:
                     kernel = start_kernel(req, env, turn)
                     turn += 1
                 if req.get("warm_next", True):
-                    # The next submission's kernel starts now, in a sandbox of its own. If it
+                    # The next submission's kernel starts now, isolated from this one. If it
                     # cannot, the next submission starts one itself (and reports why not).
                     turn += 1
                     try:

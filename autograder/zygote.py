@@ -3,7 +3,8 @@
 needs to make namespaces and mounts (as root; not as root, those of the sandbox's user
 namespace), imports the course's heavy modules once, and forks one kernel per submission.
 
-Only the host's grading worker can reach it: its socket lies in a 0700 root folder of the host.
+Only the host's grading worker can reach it: its socket lies in a 0700 folder of the grader's
+on the host, which no kernel sees.
 A request (one JSON line) names the kernel's uid, the per-submission folder ``sub`` (made by
 the worker in the sandbox's sockets folder: the kernel's sockets and data files), Jupyter's
 connection file in it and the submission's cgroup folders as bound into the sandbox. The reply
@@ -15,8 +16,8 @@ What a kernel gets, before any of its code runs (:func:`_child`, :func:`_kernel`
 * new mount, PID, IPC, network and UTS namespaces: its own /proc, in which it is process 1 and
   sees nothing else; when it ends, the kernel ends every process it started;
 * fresh sized tmpfs mounts for its working folder (HOME, IPYTHONDIR, MPLCONFIGDIR, TMPDIR
-  under it), ``/tmp`` and ``/dev/shm``, which hide the server's; of the sockets folder only
-  ``sub`` is there. Everything else is the sandbox's read-only allow-list;
+  under it), ``/tmp`` and ``/dev/shm``; the server's are detached, and of the sockets folder
+  only ``sub`` is there. Everything else is the sandbox's read-only allow-list;
 * as root, the uid of its submission and no groups (not as root: the grader's uid, as a kernel
   of its own sandbox has); no capability, an empty bounding set, no new privileges, the
   limits on address space, processes and file size, and no kernel keyrings
@@ -242,7 +243,7 @@ def serve(cfg: dict) -> int:
     os.dup2(2, 1)
     ready.write("ready\n")
     ready.close()
-    clients: dict = {}                             # socket -> {"buf", "child", "kernel"}
+    clients: dict = {}                 # socket -> {"buf", "child", "kernel", "report"}
     by_child: dict = {}
     while True:
         readable, _, _ = select.select([listener, *clients], [], [], 0.2)
